@@ -1,0 +1,156 @@
+"""One exception hierarchy for the whole routing layer.
+
+    SophiaError
+    ├── ConfigurationError              settings are missing or wrong (names the env var to set)
+    │   ├── UnknownProviderError
+    │   └── ProviderNotConfiguredError  a request's whole chain has no key
+    ├── InvalidRequestError             caller input rejected before any network call
+    ├── GatewayUnavailableError         the Portkey gateway could not be reached
+    ├── ProviderError                   a provider (through the gateway) answered an error
+    │   ├── BadRequestError (400)  AuthenticationError (401)  PermissionDeniedError (403)
+    │   ├── NotFoundError (404)  RequestTimeoutError (408)  RateLimitError (429)
+    │   ├── ProviderServerError (5xx)
+    │   └── AllProvidersFailedError     every target of the chain failed; carries each attempt
+    └── StreamInterruptedError          a stream broke after content reached the caller
+
+Messages name providers, statuses and what to do; they never contain a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.core.results import Attempt
+
+
+class SophiaError(Exception):
+    """Base of every error raised by the routing layer."""
+
+
+class ConfigurationError(SophiaError):
+    def __init__(self, message: str, *, env_vars: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.env_vars = tuple(env_vars)
+
+
+class UnknownProviderError(ConfigurationError):
+    def __init__(self, name: str, *, known: Iterable[str]) -> None:
+        super().__init__(f"unknown provider {name!r}; known providers: {', '.join(known)}")
+        self.name = name
+
+
+class ProviderNotConfiguredError(ConfigurationError):
+    def __init__(self, providers: Sequence[str], env_vars: Sequence[str], reasons: Sequence[str] = ()) -> None:
+        detail = f" ({'; '.join(reasons)})" if reasons else ""
+        super().__init__(
+            f"no provider in the chain [{', '.join(providers)}] is configured{detail}; "
+            f"set one of: {', '.join(env_vars)} (in the environment or .env)",
+            env_vars=env_vars,
+        )
+        self.providers = tuple(providers)
+
+
+class InvalidRequestError(SophiaError, ValueError):
+    """The caller's input is wrong; raised before anything is sent."""
+
+
+class GatewayUnavailableError(SophiaError):
+    def __init__(self, base_url: str, reason: str) -> None:
+        super().__init__(
+            f"the Portkey gateway at {base_url} could not be reached ({reason}); "
+            "start one with `sophia gateway` or set PORTKEY_BASE_URL"
+        )
+        self.base_url = base_url
+
+
+class ProviderError(SophiaError):
+    status: int | None = None
+    attempts: tuple[Attempt, ...] = ()
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status: int | None = None,
+        trace_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        if status is not None:
+            self.status = status
+        self.trace_id = trace_id
+        self.retry_after = retry_after
+
+
+class BadRequestError(ProviderError):
+    status = 400
+
+
+class AuthenticationError(ProviderError):
+    status = 401
+
+
+class PermissionDeniedError(ProviderError):
+    status = 403
+
+
+class NotFoundError(ProviderError):
+    status = 404
+
+
+class RequestTimeoutError(ProviderError):
+    status = 408
+
+
+class RateLimitError(ProviderError):
+    status = 429
+
+
+class ProviderServerError(ProviderError):
+    status = 500
+
+
+_BY_STATUS: dict[int, type[ProviderError]] = {
+    cls.status: cls
+    for cls in (BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
+                RequestTimeoutError, RateLimitError)
+}
+
+
+def error_class_for_status(status: int) -> type[ProviderError]:
+    if status >= 500:
+        return ProviderServerError
+    return _BY_STATUS.get(status, ProviderError)
+
+
+class AllProvidersFailedError(ProviderError):
+    """Every target failed. ``attempts`` lists each one (provider, model, status, error)."""
+
+    def __init__(self, attempts: Sequence[Attempt], *, status: int | None, trace_id: str | None,
+                 detail: str = "") -> None:
+        tried = ", ".join(a.describe() for a in attempts) or "no target"
+        tail = f": {detail}" if detail else ""
+        super().__init__(
+            f"all providers failed [{tried}]{tail}",
+            provider=attempts[-1].provider if attempts else None,
+            status=status,
+            trace_id=trace_id,
+        )
+        self.attempts = tuple(attempts)
+
+
+class StreamInterruptedError(SophiaError):
+    """A stream broke after part of the answer reached the caller; ``partial_text`` is that part."""
+
+    def __init__(self, provider: str, partial_text: str, reason: str, trace_id: str | None) -> None:
+        super().__init__(
+            f"stream from {provider} was interrupted after {len(partial_text)} characters ({reason}); "
+            "the partial answer is in .partial_text"
+        )
+        self.provider = provider
+        self.partial_text = partial_text
+        self.trace_id = trace_id

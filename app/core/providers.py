@@ -1,0 +1,118 @@
+"""The provider catalog: every provider the routing layer knows, as data.
+
+Adding a provider means adding one row to ``PROVIDERS`` (and, for the simulators, one wire format
+if it does not speak OpenAI's). Nothing else branches on a provider's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class HostStyle(str, Enum):
+    """How the Portkey gateway turns a target's ``custom_host`` into a request URL.
+
+    Verified against @portkey-ai/gateway 1.15.2 (DESIGN.md section 4): for most OpenAI-style
+    providers it appends ``/chat/completions`` to the host, so the host must end in ``/v1``; for
+    DeepSeek and Together it appends ``/v1/chat/completions`` itself, so the ``/v1`` must be left off.
+    """
+
+    APPENDS_PATH = "appends_path"
+    APPENDS_V1_PATH = "appends_v1_path"
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    """Our name, used in chains, settings and results."""
+    slug: str
+    """The gateway's provider id (``x-portkey-provider`` / a target's ``provider``)."""
+    display_name: str
+    env_prefix: str
+    base_url: str
+    """The provider's public API base, the path its endpoints append to."""
+    chat_model: str
+    embedding_model: str | None
+    host_style: HostStyle = HostStyle.APPENDS_PATH
+
+    @property
+    def vk_env(self) -> str:
+        return f"{self.env_prefix}_VK"
+
+    @property
+    def api_key_env(self) -> str:
+        return f"{self.env_prefix}_API_KEY"
+
+    @property
+    def base_url_env(self) -> str:
+        return f"{self.env_prefix}_BASE_URL"
+
+    @property
+    def model_env(self) -> str:
+        return f"{self.env_prefix}_MODEL"
+
+    @property
+    def embedding_model_env(self) -> str:
+        return f"{self.env_prefix}_EMBEDDING_MODEL"
+
+    @property
+    def supports_embeddings(self) -> bool:
+        return self.embedding_model is not None
+
+    def custom_host(self, base_url: str) -> str:
+        """The gateway ``custom_host`` that makes the gateway call ``base_url``'s endpoints."""
+        base = base_url.rstrip("/")
+        if self.host_style is HostStyle.APPENDS_V1_PATH and base.endswith("/v1"):
+            return base[: -len("/v1")]
+        return base
+
+
+PROVIDERS: dict[str, Provider] = {
+    p.name: p
+    for p in (
+        Provider("openai", "openai", "OpenAI", "OPENAI", "https://api.openai.com/v1",
+                 chat_model="gpt-4o", embedding_model="text-embedding-3-small"),
+        Provider("anthropic", "anthropic", "Anthropic", "ANTHROPIC", "https://api.anthropic.com/v1",
+                 chat_model="claude-sonnet-4-5", embedding_model=None),
+        Provider("deepseek", "deepseek", "DeepSeek", "DEEPSEEK", "https://api.deepseek.com/v1",
+                 chat_model="deepseek-chat", embedding_model=None,
+                 host_style=HostStyle.APPENDS_V1_PATH),
+        Provider("groq", "groq", "Groq", "GROQ", "https://api.groq.com/openai/v1",
+                 chat_model="llama-3.3-70b-versatile", embedding_model=None),
+        Provider("mistral", "mistral-ai", "Mistral", "MISTRAL", "https://api.mistral.ai/v1",
+                 chat_model="mistral-large-latest", embedding_model="mistral-embed"),
+        Provider("together", "together-ai", "Together", "TOGETHER", "https://api.together.xyz/v1",
+                 chat_model="meta-llama/Llama-3.3-70B-Instruct-Turbo",
+                 embedding_model="BAAI/bge-base-en-v1.5",
+                 host_style=HostStyle.APPENDS_V1_PATH),
+        Provider("perplexity", "perplexity-ai", "Perplexity", "PERPLEXITY", "https://api.perplexity.ai",
+                 chat_model="sonar-pro", embedding_model=None),
+    )
+}
+
+# A caller that names only a provider gets it first, then these, in order (ENABLE_FALLBACK=true).
+# Chosen so a fallback differs in vendor and model family from the primary.
+DEFAULT_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "openai": ("anthropic", "deepseek"),
+    "anthropic": ("openai", "deepseek"),
+    "deepseek": ("openai", "mistral"),
+    "groq": ("together", "mistral"),
+    "mistral": ("openai", "groq"),
+    "together": ("groq", "mistral"),
+    "perplexity": ("openai", "anthropic"),
+}
+
+
+def get_provider(name: str) -> Provider:
+    """Look a provider up by our name or by its gateway slug."""
+    key = name.strip().lower()
+    provider = PROVIDERS.get(key) or _BY_SLUG.get(key)
+    if provider is None:
+        from app.core.errors import UnknownProviderError
+
+        raise UnknownProviderError(name, known=sorted(PROVIDERS))
+    return provider
+
+
+_BY_SLUG = {p.slug: p for p in PROVIDERS.values()}

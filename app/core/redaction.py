@@ -1,0 +1,23 @@
+"""Scrubbing secrets out of text that came from elsewhere (provider error messages, exceptions).
+
+Providers sometimes echo part of a key ("Incorrect API key provided: sk-ab***yz"), so both the exact
+configured secrets and anything key-shaped are masked before text reaches an error, a log or a metric.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_KEY_SHAPED = re.compile(
+    r"\b(?:sk-ant-|sk-proj-|sk-|pk-|gsk_|pplx-|xai-|vk-|Bearer\s+)[A-Za-z0-9_\-*.]{6,}",
+    re.IGNORECASE,
+)
+MASK = "[redacted]"
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, MASK)
+    return _KEY_SHAPED.sub(MASK, text)

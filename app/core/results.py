@@ -1,0 +1,129 @@
+"""Results: OpenAI-compatible shapes plus the routing facts of how each answer was produced.
+
+``response.choices[0].message.content`` works as with the OpenAI SDK; ``response.routing`` tells
+which provider and model served, whether a fallback happened, every attempt, latency, usage and the
+trace id. Unknown provider fields (Perplexity's ``citations``, for one) are kept, not dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CacheStatus = Literal["hit", "semantic_hit"] | None
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Usage(_Open):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Attempt(BaseModel):
+    provider: str
+    model: str
+    status: int | None = None
+    """HTTP status the provider answered; None when no answer came (see ``error``) or unknown."""
+    error: str | None = None
+    """Why no answer came (connection refused, timeout...), or None."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    def describe(self) -> str:
+        outcome = str(self.status) if self.status is not None else (self.error or "failed")
+        return f"{self.provider}/{self.model}: {outcome}"
+
+
+class RoutingInfo(BaseModel):
+    provider: str
+    model: str
+    fallback_used: bool
+    attempts: list[Attempt]
+    latency_ms: float
+    usage: Usage = Field(default_factory=Usage)
+    trace_id: str
+    served_index: int = 0
+    cached: CacheStatus = None
+
+
+class Message(_Open):
+    role: str = "assistant"
+    content: str | None = None
+
+
+class Choice(_Open):
+    index: int = 0
+    message: Message
+    finish_reason: str | None = None
+
+
+class ChatCompletion(_Open):
+    id: str = ""
+    object: str = "chat.completion"
+    created: int = 0
+    model: str = ""
+    choices: list[Choice]
+    usage: Usage | None = None
+    routing: RoutingInfo | None = Field(default=None, exclude=True)
+
+    @property
+    def content(self) -> str:
+        return self.choices[0].message.content or "" if self.choices else ""
+
+
+class Delta(_Open):
+    role: str | None = None
+    content: str | None = None
+
+
+class ChunkChoice(_Open):
+    index: int = 0
+    delta: Delta = Field(default_factory=Delta)
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(_Open):
+    id: str = ""
+    object: str = "chat.completion.chunk"
+    created: int = 0
+    model: str = ""
+    choices: list[ChunkChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(c.delta.content or "" for c in self.choices)
+
+
+class Embedding(_Open):
+    object: str = "embedding"
+    index: int
+    embedding: list[float]
+
+
+class EmbeddingResponse(_Open):
+    object: str = "list"
+    data: list[Embedding]
+    model: str = ""
+    usage: Usage | None = None
+    routing: RoutingInfo | None = Field(default=None, exclude=True)
+
+    @property
+    def vectors(self) -> list[list[float]]:
+        return [d.embedding for d in sorted(self.data, key=lambda d: d.index)]
+
+
+def as_dict(model: BaseModel) -> dict[str, Any]:
+    """The OpenAI-shaped JSON of a result, routing facts included under ``routing``."""
+    out = model.model_dump(exclude_none=True)
+    routing = getattr(model, "routing", None)
+    if routing is not None:
+        out["routing"] = routing.model_dump()
+    return out

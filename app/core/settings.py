@@ -1,0 +1,129 @@
+"""Typed settings, read from the environment and ``.env`` (environment wins).
+
+The variables are exactly those of DESIGN.md section 3, plus ``<P>_MODEL`` / ``<P>_EMBEDDING_MODEL``
+to override a provider's default models. Provider fields are generated from the provider catalog so
+that adding a provider adds its settings. Keys are ``SecretStr``: they print as ``**********``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, create_model
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.core.errors import ConfigurationError
+from app.core.providers import PROVIDERS, Provider
+
+HOSTED_BASE_URL = "https://api.portkey.ai/v1"
+LOCAL_BASE_URL = "http://127.0.0.1:8787/v1"
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")) or len(value.split("://", 1)[1]) == 0:
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+HttpUrlStr = Annotated[str, AfterValidator(_http_url)]
+
+
+class _CoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True,
+        case_sensitive=False, frozen=True,
+    )
+
+    portkey_api_key: SecretStr | None = None
+    portkey_base_url: HttpUrlStr | None = None
+
+    max_retries: int = Field(3, ge=0, le=5, description="gateway retries per target (its maximum is 5)")
+    request_timeout: float = Field(60.0, gt=0, le=3600, description="seconds per provider attempt")
+    cache_ttl: int = Field(3600, ge=0, description="seconds a cached answer lives; 0 disables caching")
+    enable_fallback: bool = True
+
+    redis_url: str | None = None
+    qdrant_url: HttpUrlStr | None = None
+    qdrant_api_key: SecretStr | None = None
+    qdrant_path: str | None = None
+    milvus_uri: str | None = None
+    weaviate_url: HttpUrlStr | None = None
+    weaviate_api_key: SecretStr | None = None
+    database_url: SecretStr | None = None
+
+    @property
+    def hosted(self) -> bool:
+        """True when requests go to hosted Portkey (virtual keys); False for a self-hosted gateway."""
+        return self.portkey_api_key is not None
+
+    @property
+    def gateway_url(self) -> str:
+        if self.portkey_base_url:
+            return self.portkey_base_url
+        return HOSTED_BASE_URL if self.hosted else LOCAL_BASE_URL
+
+    def provider(self, provider: Provider) -> ProviderSettings:
+        prefix = provider.env_prefix.lower()
+        return ProviderSettings(
+            provider=provider,
+            virtual_key=getattr(self, f"{prefix}_vk"),
+            api_key=getattr(self, f"{prefix}_api_key"),
+            base_url=getattr(self, f"{prefix}_base_url") or provider.base_url,
+            base_url_overridden=getattr(self, f"{prefix}_base_url") is not None,
+            chat_model=getattr(self, f"{prefix}_model") or provider.chat_model,
+            embedding_model=getattr(self, f"{prefix}_embedding_model") or provider.embedding_model,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    provider: Provider
+    virtual_key: SecretStr | None
+    api_key: SecretStr | None
+    base_url: str
+    base_url_overridden: bool
+    chat_model: str
+    embedding_model: str | None
+
+
+def _provider_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for provider in PROVIDERS.values():
+        prefix = provider.env_prefix.lower()
+        fields[f"{prefix}_vk"] = (SecretStr | None, None)
+        fields[f"{prefix}_api_key"] = (SecretStr | None, None)
+        fields[f"{prefix}_base_url"] = (HttpUrlStr | None, None)
+        fields[f"{prefix}_model"] = (str | None, None)
+        fields[f"{prefix}_embedding_model"] = (str | None, None)
+    return fields
+
+
+Settings = create_model("Settings", __base__=_CoreSettings, **_provider_fields())
+Settings.__doc__ = "All routing-layer settings; see DESIGN.md section 3 and .env.template."
+
+
+def load_settings(**overrides: Any) -> _CoreSettings:
+    """Read settings, turning a validation failure into a ConfigurationError naming each variable.
+
+    The offending values are never echoed: they may be keys.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        env_vars = []
+        for err in exc.errors(include_input=False, include_url=False):
+            var = str(err["loc"][0]).upper() if err["loc"] else "?"
+            env_vars.append(var)
+            problems.append(f"{var}: {err['msg']}")
+        raise ConfigurationError("invalid settings: " + "; ".join(problems), env_vars=env_vars) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> _CoreSettings:
+    return load_settings()

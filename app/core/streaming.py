@@ -1,0 +1,102 @@
+"""Streams whose failover is finished on the client side.
+
+The open-source gateway never falls back once a stream has started (gateway#1797). A stream that
+breaks before its first content chunk reaches the caller is resumed on the chain's remaining
+targets, so the caller sees one clean stream; one that breaks after content was delivered raises
+``StreamInterruptedError`` with the partial text. Two answers are never spliced together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+
+from app.core.results import ChatCompletionChunk, RoutingInfo
+
+if TYPE_CHECKING:
+    from app.core.sync_bridge import SyncBridge
+
+
+async def sse_data(response: httpx.Response) -> AsyncIterator[str]:
+    """The ``data:`` payloads of an SSE response (``event:`` and comment lines are skipped)."""
+    async for line in response.aiter_lines():
+        if line.startswith("data:"):
+            yield line[5:].strip()
+
+
+class StreamBroken(Exception):
+    """Internal: the upstream stream ended without finishing; ``reason`` says how."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def read_chunks(response: httpx.Response) -> AsyncIterator[ChatCompletionChunk]:
+    """Chunks of one gateway stream; raises StreamBroken unless the stream really finished."""
+    finished = False
+    try:
+        async for data in sse_data(response):
+            if data == "[DONE]":
+                return
+            try:
+                chunk = ChatCompletionChunk.model_validate_json(data)
+            except ValueError:
+                raise StreamBroken("malformed chunk") from None
+            error = (chunk.model_extra or {}).get("error")
+            if error:
+                raise StreamBroken(f"error event: {error.get('message', error) if isinstance(error, dict) else error}")
+            if any(c.finish_reason for c in chunk.choices):
+                finished = True
+            yield chunk
+    except httpx.TransportError as exc:
+        raise StreamBroken(f"connection lost ({type(exc).__name__})") from None
+    if not finished:
+        raise StreamBroken("stream ended before it finished")
+
+
+class CompletionStream:
+    """An async iterator of chunks; ``routing`` is filled in once the stream has finished."""
+
+    def __init__(self, source: Callable[[CompletionStream], AsyncIterator[ChatCompletionChunk]]) -> None:
+        self.routing: RoutingInfo | None = None
+        self.text = ""
+        self._chunks = source(self)
+
+    def __aiter__(self) -> CompletionStream:
+        return self
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        chunk = await self._chunks.__anext__()
+        self.text += chunk.text
+        return chunk
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()  # type: ignore[attr-defined]
+
+
+class SyncCompletionStream:
+    """The sync twin of CompletionStream, driven through the sync bridge."""
+
+    def __init__(self, stream: CompletionStream, bridge: SyncBridge) -> None:
+        self._stream = stream
+        self._iter = bridge.iterate(stream)
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        return self._iter
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(self._iter)
+
+    @property
+    def routing(self) -> RoutingInfo | None:
+        return self._stream.routing
+
+    @property
+    def text(self) -> str:
+        return self._stream.text
+
+    def close(self) -> None:
+        self._iter.close()

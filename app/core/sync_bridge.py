@@ -1,0 +1,54 @@
+"""Running the async core from synchronous code.
+
+The sync API must work both from plain scripts and from inside a running event loop (a notebook,
+or a sync call made by async code), where ``asyncio.run`` is not allowed. So sync calls run on one
+background event-loop thread per process, which also keeps one connection pool for all sync callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class SyncBridge:
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="sophia-sync-bridge", daemon=True)
+                thread.start()
+                self._loop = loop
+            return self._loop
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        loop = self._ensure_loop()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            coro.close()
+            raise RuntimeError("a sync API was called from the sync bridge's own loop; use the async twin")
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+        """Drive an async iterator from sync code, one item per step, closing it if abandoned."""
+        try:
+            while True:
+                try:
+                    yield self.run(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            aclose = getattr(agen, "aclose", None)
+            if aclose is not None:
+                self.run(aclose())

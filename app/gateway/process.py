@@ -1,0 +1,117 @@
+"""Start, probe and stop the open-source Portkey gateway as a child process.
+
+The gateway binds every interface and has no host flag, and without ``--headless`` it serves an
+unauthenticated log stream that shows provider keys (DESIGN.md section 4). So it always runs
+headless, with NODE_ENV=production, behind ``loopback-preload.cjs`` which pins its sockets to
+127.0.0.1 and reports every upstream attempt in the ``x-sophia-attempts`` response header.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from app.core.errors import ConfigurationError
+
+GATEWAY_VERSION = "1.15.2"
+_ENTRY = Path("node_modules/@portkey-ai/gateway/build/start-server.js")
+_PRELOAD = Path("loopback-preload.cjs")
+
+
+def gateway_dir() -> Path:
+    """Where the pinned gateway is installed: ``SOPHIA_GATEWAY_DIR`` or the repository's ``gateway/``."""
+    configured = os.environ.get("SOPHIA_GATEWAY_DIR")
+    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "gateway"
+
+
+def gateway_command(port: int, host: str = "127.0.0.1") -> tuple[list[str], dict[str, str]]:
+    directory = gateway_dir()
+    node = shutil.which("node")
+    if node is None:
+        raise ConfigurationError("Node.js is not installed; the gateway needs `node` (20 or newer) on PATH")
+    if not (directory / _ENTRY).exists():
+        raise ConfigurationError(
+            f"the Portkey gateway is not installed in {directory}; run `make setup` "
+            "(or `npm ci` in gateway/), or set SOPHIA_GATEWAY_DIR",
+            env_vars=["SOPHIA_GATEWAY_DIR"],
+        )
+    env = {**os.environ, "NODE_ENV": "production", "SOPHIA_GATEWAY_HOST": host}
+    cmd = [node, "--require", str(directory / _PRELOAD), str(directory / _ENTRY), "--headless", f"--port={port}"]
+    return cmd, env
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def is_gateway_up(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn.request("GET", "/")
+        ok = conn.getresponse().status < 500
+        conn.close()
+        return ok
+    except OSError:
+        return False
+
+
+class GatewayProcess:
+    """The gateway as a child process on ``127.0.0.1:<port>``; a context manager."""
+
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        """The base URL to use as PORTKEY_BASE_URL."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self, timeout: float = 30.0) -> GatewayProcess:
+        cmd, env = gateway_command(self.port, self.host)
+        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"gateway exited with {self._proc.returncode} while starting; see {self.log_path}")
+            if is_gateway_up(self.host, self.port):
+                return self
+            time.sleep(0.05)  # polling a port that is not open yet; not used as synchronisation
+        self.stop()
+        raise TimeoutError(f"gateway did not answer on {self.host}:{self.port} within {timeout} s")
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log not in (None, subprocess.DEVNULL):
+            self._log.close()
+        return proc.returncode
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> GatewayProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

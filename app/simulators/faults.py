@@ -1,0 +1,87 @@
+"""Run-time switchable provider faults.
+
+Scope: a fault is consumed by the provider's POST endpoints (chat completions, messages,
+embeddings). ``GET /models`` and unknown paths are never faulted, so tests can always probe
+whether a provider is alive, except under ``mode="refuse"`` which closes the whole port.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FaultMode = Literal["refuse", "drop", "malformed", "cut_before_first_chunk", "cut_after_first_chunk"]
+FAULT_MODES: tuple[str, ...] = FaultMode.__args__  # type: ignore[attr-defined]
+
+
+class Fault(BaseModel):
+    """What the next request(s) to one provider should suffer.
+
+    ``status`` answers with that HTTP status in the provider's own error shape; ``mode``
+    breaks the transport instead. They exclude each other; ``latency_ms`` combines with
+    either, or stands alone as a pure slowdown.
+
+    For non-stream requests the ``cut_*`` modes cut the JSON body: ``cut_before_first_chunk``
+    sends the 200 headers (with Content-Length) and no body byte, ``cut_after_first_chunk``
+    sends the first half of the body.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: int | None = Field(default=None, ge=400, le=599)
+    retry_after: float | None = Field(default=None, ge=0)
+    latency_ms: float | None = Field(default=None, ge=0)
+    mode: FaultMode | None = None
+    times: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Fault:
+        if self.status is not None and self.mode is not None:
+            raise ValueError("status and mode are mutually exclusive")
+        if self.retry_after is not None and self.status is None:
+            raise ValueError("retry_after only makes sense with an error status (e.g. 429)")
+        if self.mode == "refuse" and (self.times is not None or self.latency_ms is not None):
+            # A closed port never sees the refused attempts, so it cannot count them.
+            raise ValueError("mode='refuse' lasts until cleared; times/latency_ms are not supported")
+        return self
+
+
+class FaultSlot:
+    """The active fault of one provider, with its remaining use count."""
+
+    __slots__ = ("fault", "remaining", "applied")
+
+    def __init__(self) -> None:
+        self.fault: Fault | None = None
+        self.remaining: int | None = None
+        self.applied = 0
+
+    def set(self, fault: Fault | None) -> None:
+        self.fault = fault
+        self.remaining = fault.times if fault is not None else None
+
+    def clear(self) -> None:
+        self.set(None)
+
+    @property
+    def refusing(self) -> bool:
+        return self.fault is not None and self.fault.mode == "refuse"
+
+    def take(self) -> Fault | None:
+        """Return the fault for the request being served, consuming one use of it."""
+        fault = self.fault
+        if fault is None:
+            return None
+        self.applied += 1
+        if self.remaining is not None:
+            self.remaining -= 1
+            if self.remaining <= 0:
+                self.fault = None
+                self.remaining = None
+        return fault
+
+    def snapshot(self) -> dict | None:
+        if self.fault is None:
+            return None
+        return {**self.fault.model_dump(), "remaining": self.remaining}

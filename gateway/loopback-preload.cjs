@@ -1,0 +1,110 @@
+// Loaded with `node --require` before the Portkey gateway starts. Three jobs, none changes a response body:
+//  1. The gateway has no host flag and binds every interface; force every listen() onto loopback
+//     (SOPHIA_GATEWAY_HOST, default 127.0.0.1) so provider keys sent in configs never leave the machine.
+//  2. The gateway only reports which target finally served (x-portkey-last-used-option-index). To give
+//     callers every attempt's outcome, record each upstream fetch made while handling a request and add
+//     them as the response header `x-sophia-attempts`: JSON [{"o": origin, "m": model, "s": status} or
+//     {"o", "m", "e": error}]. URLs are reduced to their origin, so no query string (or key in one) is
+//     ever echoed; the model tells apart two targets on the same host.
+//  3. Stop cleanly on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (2 s at most), exit 0.
+'use strict';
+const net = require('node:net');
+const http = require('node:http');
+const { AsyncLocalStorage } = require('node:async_hooks');
+
+const host = process.env.SOPHIA_GATEWAY_HOST || '127.0.0.1';
+const servers = new Set();
+const originalListen = net.Server.prototype.listen;
+net.Server.prototype.listen = function listen(...args) {
+  servers.add(this);
+  if (typeof args[0] === 'object' && args[0] !== null && !Array.isArray(args[0])) {
+    args[0] = { ...args[0], host };
+  } else if (typeof args[0] === 'number' || typeof args[0] === 'string') {
+    const port = args[0];
+    const rest = args.slice(1).filter((a) => typeof a === 'function' || typeof a === 'number');
+    const callback = rest.find((a) => typeof a === 'function');
+    const backlog = rest.find((a) => typeof a === 'number');
+    args = [{ port: Number(port), host, ...(backlog ? { backlog } : {}) }];
+    if (callback) args.push(callback);
+  }
+  return originalListen.apply(this, args);
+};
+
+const requestStore = new AsyncLocalStorage();
+const originalEmit = http.Server.prototype.emit;
+http.Server.prototype.emit = function emit(event, req, res, ...rest) {
+  if (event === 'request') {
+    const attempts = [];
+    res.__sophiaAttempts = attempts;
+    return requestStore.run(attempts, () => originalEmit.call(this, event, req, res, ...rest));
+  }
+  return originalEmit.call(this, event, req, res, ...rest);
+};
+
+const originalWriteHead = http.ServerResponse.prototype.writeHead;
+http.ServerResponse.prototype.writeHead = function writeHead(status, ...rest) {
+  const attempts = this.__sophiaAttempts;
+  if (attempts && attempts.length && !this.headersSent) {
+    try {
+      this.setHeader('x-sophia-attempts', JSON.stringify(attempts));
+    } catch (_) {
+      // headers passed to writeHead as an array cannot be mixed with setHeader; skip the report
+    }
+  }
+  return originalWriteHead.call(this, status, ...rest);
+};
+
+function originOf(input) {
+  try {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    return new URL(url).origin;
+  } catch (_) {
+    return 'unknown';
+  }
+}
+
+function errorName(err) {
+  const code = (err && err.cause && err.cause.code) || (err && err.code);
+  if (err && err.name === 'AbortError') return 'timeout';
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection dropped';
+  return code ? String(code) : (err && err.name) || 'fetch failed';
+}
+
+const originalFetch = globalThis.fetch;
+globalThis.fetch = async function fetch(input, init) {
+  const attempts = requestStore.getStore();
+  if (!attempts) return originalFetch(input, init);
+  const entry = { o: originOf(input) };
+  const body = init && typeof init.body === 'string' ? init.body : '';
+  const model = /"model"\s*:\s*"([^"]{1,200})"/.exec(body);
+  if (model) entry.m = model[1];
+  attempts.push(entry);
+  try {
+    const response = await originalFetch(input, init);
+    entry.s = response.status;
+    return response;
+  } catch (err) {
+    entry.e = errorName(err);
+    throw err;
+  }
+};
+
+let stopping = false;
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  const force = setTimeout(() => process.exit(0), 2000);
+  force.unref();
+  let open = servers.size;
+  if (!open) process.exit(0);
+  for (const server of servers) {
+    server.close(() => {
+      open -= 1;
+      if (open === 0) process.exit(0);
+    });
+    if (typeof server.closeIdleConnections === 'function') server.closeIdleConnections();
+  }
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
