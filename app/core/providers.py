@@ -111,7 +111,7 @@ def get_provider(name: str) -> Provider:
     if provider is None:
         from app.core.errors import UnknownProviderError
 
-        raise UnknownProviderError(name, known=sorted(PROVIDERS))
+        raise UnknownProviderError(name, known=PROVIDERS)
     return provider
 
 

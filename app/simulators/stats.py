@@ -1,0 +1,40 @@
+"""Per-provider request statistics for tests to assert on.
+
+Only header *names* are kept: values may be API keys, and the stats endpoint is
+readable by anything that can reach the control port.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ProviderStats:
+    __slots__ = ("requests", "total", "last_path", "last_headers", "last_body")
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.requests: dict[str, int] = {}
+        self.total = 0
+        self.last_path: str | None = None
+        self.last_headers: list[str] = []
+        self.last_body: Any = None
+
+    def record(self, path: str, header_names: list[str], body: Any) -> None:
+        self.requests[path] = self.requests.get(path, 0) + 1
+        self.total += 1
+        self.last_path = path
+        self.last_headers = header_names
+        self.last_body = body
+
+    def snapshot(self, faults_applied: int) -> dict:
+        return {
+            "requests": dict(self.requests),
+            "total": self.total,
+            "faults_applied": faults_applied,
+            "last_path": self.last_path,
+            "last_headers": list(self.last_headers),
+            "last_body": self.last_body,
+        }
