@@ -60,7 +60,8 @@ class PortkeyManager:
         self._secrets = [
             v.get_secret_value() for v in self.settings.model_dump().values() if isinstance(v, SecretStr)
         ]
-        headers = {"content-type": "application/json"}
+        # Non-strict mode keeps provider extras such as Perplexity's citations in the answers.
+        headers = {"content-type": "application/json", "x-portkey-strict-open-ai-compliance": "false"}
         if self.settings.hosted:
             headers["x-portkey-api-key"] = self.settings.portkey_api_key.get_secret_value()
         self.transport = transport or GatewayTransport(
@@ -100,8 +101,11 @@ class PortkeyManager:
         per_target = (retries + 1) * self.settings.request_timeout + (2**retries - 1)
         return per_target * len(chain.targets) + 5.0
 
-    def _headers(self, chain: Chain, trace_id: str, metadata: Mapping[str, str] | None) -> dict[str, str]:
-        headers = {"x-portkey-config": self.router.portkey_config(chain), "x-portkey-trace-id": trace_id}
+    def _headers(self, chain: Chain, trace_id: str, metadata: Mapping[str, str] | None,
+                 body: Mapping[str, Any] | None = None) -> dict[str, str]:
+        has_max_tokens = body is None or "max_tokens" in body or "max_completion_tokens" in body
+        headers = {"x-portkey-config": self.router.portkey_config(chain, has_max_tokens=has_max_tokens),
+                   "x-portkey-trace-id": trace_id}
         if metadata:
             headers["x-portkey-metadata"] = json.dumps({k: str(v) for k, v in metadata.items()})
         return headers
@@ -118,9 +122,15 @@ class PortkeyManager:
         stream: bool = False,
         trace_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        cache: bool | None = None,
+        refresh: bool = False,
         **params: Any,
     ) -> ChatCompletion | CompletionStream:
-        """Chat completion through the gateway. ``stream=True`` returns a CompletionStream."""
+        """Chat completion through the gateway. ``stream=True`` returns a CompletionStream.
+
+        ``cache=False`` skips the response cache for this call; ``refresh=True`` ignores a cached
+        answer and stores the new one.
+        """
         checked = check_messages(messages)
         check_params(params)
         chain = self.chain(provider, model, fallbacks)
@@ -150,21 +160,26 @@ class PortkeyManager:
             while True:
                 body["model"] = remaining.primary.model
                 response = await self.transport.post(
-                    "/chat/completions", json.dumps(body).encode(), self._headers(remaining, trace_id, metadata),
+                    "/chat/completions", json.dumps(body).encode(), self._headers(remaining, trace_id, metadata, body),
                     self._chain_timeout(remaining),
                 )
                 round_attempts, index = read_attempts(response.headers, remaining, response.status_code)
                 attempts.extend(round_attempts)
-                if not response.is_success:
+                completion = None
+                if response.is_success:
+                    try:
+                        completion = ChatCompletion.model_validate_json(response.content)
+                    except ValidationError:
+                        pass
+                elif not _unreadable_answer(response, round_attempts):
                     raise self._failure(response, chain, attempts, trace_id)
-                try:
-                    completion = ChatCompletion.model_validate_json(response.content)
-                except ValidationError:
-                    # A 200 the gateway passed through but nobody can read: count it as a failed
+                if completion is None:
+                    # The provider said 200 but its body could not be read (the gateway then answers
+                    # 500 "Something went wrong" and stops its fallback loop): count it as a failed
                     # attempt and go on with the rest of the chain.
                     attempts[-1] = attempts[-1].model_copy(update={"status": None, "error": "malformed response"})
                     if index + 1 >= len(remaining.targets):
-                        raise self._exhausted(chain, attempts, trace_id, "the last answer was not valid JSON")
+                        raise self._exhausted(chain, attempts, trace_id, "the last answer was not readable")
                     remaining, offset = remaining.after(index), offset + index + 1
                     continue
                 served = remaining.targets[index]
@@ -189,7 +204,7 @@ class PortkeyManager:
             while True:
                 body["model"] = remaining.primary.model
                 async with self.transport.stream(
-                    "/chat/completions", json.dumps(body).encode(), self._headers(remaining, trace_id, metadata),
+                    "/chat/completions", json.dumps(body).encode(), self._headers(remaining, trace_id, metadata, body),
                     self._chain_timeout(remaining),
                 ) as response:
                     round_attempts, index = read_attempts(response.headers, remaining, response.status_code)
@@ -336,6 +351,12 @@ class PortkeyManager:
 
     async def aclose(self) -> None:
         await self.transport.aclose()
+
+
+def _unreadable_answer(response: httpx.Response, attempts: list[Attempt]) -> bool:
+    """True when the gateway failed on a provider answer that itself was a success."""
+    return (response.headers.get("x-portkey-gateway-exception") == "true"
+            and bool(attempts) and attempts[-1].ok)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -35,6 +35,8 @@ class Provider:
     chat_model: str
     embedding_model: str | None
     host_style: HostStyle = HostStyle.APPENDS_PATH
+    default_max_tokens: int | None = None
+    """Sent when the caller gives no max_tokens, for APIs that require one (Anthropic's does)."""
 
     @property
     def vk_env(self) -> str:
@@ -74,7 +76,7 @@ PROVIDERS: dict[str, Provider] = {
         Provider("openai", "openai", "OpenAI", "OPENAI", "https://api.openai.com/v1",
                  chat_model="gpt-4o", embedding_model="text-embedding-3-small"),
         Provider("anthropic", "anthropic", "Anthropic", "ANTHROPIC", "https://api.anthropic.com/v1",
-                 chat_model="claude-sonnet-4-5", embedding_model=None),
+                 chat_model="claude-sonnet-4-5", embedding_model=None, default_max_tokens=4096),
         Provider("deepseek", "deepseek", "DeepSeek", "DEEPSEEK", "https://api.deepseek.com/v1",
                  chat_model="deepseek-chat", embedding_model=None,
                  host_style=HostStyle.APPENDS_V1_PATH),

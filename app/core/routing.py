@@ -44,7 +44,7 @@ class Target:
     def label(self) -> str:
         return f"{self.provider.name}/{self.model}"
 
-    def to_portkey(self, *, retries: int, timeout_ms: int) -> dict[str, Any]:
+    def to_portkey(self, *, retries: int, timeout_ms: int, fill_max_tokens: bool = False) -> dict[str, Any]:
         secret = self.credential.secret.get_secret_value()
         if self.credential.kind is KeyKind.VIRTUAL_KEY:
             entry: dict[str, Any] = {"virtual_key": secret}
@@ -53,6 +53,8 @@ class Target:
         if self.custom_host:
             entry["custom_host"] = self.custom_host
         entry["override_params"] = {"model": self.model}
+        if fill_max_tokens and self.provider.default_max_tokens:
+            entry["override_params"]["max_tokens"] = self.provider.default_max_tokens
         entry["request_timeout"] = timeout_ms
         if retries > 0:
             entry["retry"] = {"attempts": retries, "on_status_codes": list(RETRY_ON_STATUS)}
@@ -181,15 +183,20 @@ class Router:
             self._warned.add(name)
             log.warning("provider %s left out of chains: %s", name, resolution.reason)
 
-    def portkey_config(self, chain: Chain) -> str:
-        """The ``x-portkey-config`` header value for ``chain`` (cached: chains repeat)."""
-        return _compile(chain.targets, self.settings.max_retries, int(self.settings.request_timeout * 1000))
+    def portkey_config(self, chain: Chain, *, has_max_tokens: bool = True) -> str:
+        """The ``x-portkey-config`` header value for ``chain`` (cached: chains repeat).
+
+        ``has_max_tokens=False`` fills in a default for providers whose API requires one.
+        """
+        return _compile(chain.targets, self.settings.max_retries, int(self.settings.request_timeout * 1000),
+                        not has_max_tokens)
 
 
 @lru_cache(maxsize=512)
-def _compile(targets: tuple[Target, ...], retries: int, timeout_ms: int) -> str:
+def _compile(targets: tuple[Target, ...], retries: int, timeout_ms: int, fill_max_tokens: bool) -> str:
     config = {
         "strategy": {"mode": "fallback"},
-        "targets": [t.to_portkey(retries=retries, timeout_ms=timeout_ms) for t in targets],
+        "targets": [t.to_portkey(retries=retries, timeout_ms=timeout_ms, fill_max_tokens=fill_max_tokens)
+                    for t in targets],
     }
     return json.dumps(config, separators=(",", ":"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, create_model
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.errors import ConfigurationError
@@ -46,6 +46,10 @@ class _CoreSettings(BaseSettings):
     request_timeout: float = Field(60.0, gt=0, le=3600, description="seconds per provider attempt")
     cache_ttl: int = Field(3600, ge=0, description="seconds a cached answer lives; 0 disables caching")
     enable_fallback: bool = True
+    role_chains: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description='JSON, e.g. {"artemis/code_reviewer": ["openai/gpt-4.1", "anthropic"]}',
+    )
 
     redis_url: str | None = None
     qdrant_url: HttpUrlStr | None = None
@@ -55,6 +59,18 @@ class _CoreSettings(BaseSettings):
     weaviate_url: HttpUrlStr | None = None
     weaviate_api_key: SecretStr | None = None
     database_url: SecretStr | None = None
+
+    @field_validator("role_chains")
+    @classmethod
+    def _known_roles(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from app.agents.roles import ROLE_CHAINS
+
+        for key, chain in value.items():
+            if key not in ROLE_CHAINS:
+                raise ValueError(f"unknown role {key!r}; expected one of {', '.join(ROLE_CHAINS)}")
+            if not chain:
+                raise ValueError(f"{key}: the chain is empty")
+        return value
 
     @property
     def hosted(self) -> bool:

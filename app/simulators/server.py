@@ -11,14 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import logging
 import socket
 from typing import Any
 
 import uvicorn
 from uvicorn.server import ServerState
-
-log = logging.getLogger(__name__)
 
 _HTTP_IMPL = "httptools" if importlib.util.find_spec("httptools") else "h11"
 _BACKLOG = 1024
@@ -37,6 +34,8 @@ class HttpListener:
         self.state = ServerState()
         self._server: asyncio.AbstractServer | None = None
         self._opening: asyncio.Task | None = None
+        self._pending_sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _protocol(self) -> asyncio.Protocol:
         return self.config.http_protocol_class(config=self.config, server_state=self.state, app_state={})
@@ -56,8 +55,9 @@ class HttpListener:
         return sock
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         sock = self._bind()
-        self._server = await asyncio.get_running_loop().create_server(self._protocol, sock=sock)
+        self._server = await self._loop.create_server(self._protocol, sock=sock)
 
     @property
     def listening(self) -> bool:
@@ -68,26 +68,41 @@ class HttpListener:
         if self._opening is not None:
             self._opening.cancel()
             self._opening = None
+        if self._pending_sock is not None:
+            # The reopen task never ran: nothing is registered with the loop for this socket yet.
+            self._pending_sock.close()
+            self._pending_sock = None
         if self._server is not None:
             self._server.close()
             self._server = None
         for conn in list(self.state.connections):
+            cycle = getattr(conn, "cycle", None)
+            if cycle is None or cycle.response_complete:
+                # transport.close() only hangs up on the next loop turn; a client reusing its
+                # pooled connection before then would get a read error instead of a refusal.
+                _shutdown_now(conn.transport)
             conn.shutdown()
 
     def resume_listening(self) -> None:
         """Reopen the same port synchronously: connects queue in the backlog until served."""
         if self.listening:
             return
-        sock = self._bind()
-        loop = asyncio.get_running_loop()
-        self._opening = loop.create_task(self._serve(sock))
+        # The loop captured at start(), not the running one: callers may be sync code on the
+        # same thread (between pytest tests) while that loop is idle; the task waits for it.
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        self._pending_sock = self._bind()
+        self._opening = loop.create_task(self._serve())
 
-    async def _serve(self, sock: socket.socket) -> None:
+    async def _serve(self) -> None:
+        sock, self._pending_sock = self._pending_sock, None
+        # start_serving=False makes create_server return without suspending, so a concurrent
+        # stop_listening() always finds either the pending socket or the server to close.
+        server = await asyncio.get_running_loop().create_server(self._protocol, sock=sock, start_serving=False)
+        self._server = server
         try:
-            self._server = await asyncio.get_running_loop().create_server(self._protocol, sock=sock)
-        except BaseException:
-            sock.close()
-            raise
+            await server.start_serving()
         finally:
             self._opening = None
 
@@ -111,3 +126,16 @@ class HttpListener:
             conn.transport.close()
         # Let connection_lost callbacks run before the loop may be closed by the caller.
         await asyncio.sleep(0)
+
+
+def _shutdown_now(transport: asyncio.BaseTransport) -> None:
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    try:
+        # A dup of the fd: shutdown() acts on the shared socket, closing the dup does not.
+        dup = socket.fromfd(sock.fileno(), sock.family, sock.type)
+    except (OSError, ValueError):
+        return
+    with dup, contextlib.suppress(OSError):
+        dup.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,1 @@
+"""What both agent factories share: agents, role chains, prompts, results, pricing, health."""

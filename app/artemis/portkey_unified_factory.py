@@ -1,0 +1,63 @@
+"""Artemis: technical agents (code review, security audit, performance, vulnerability scanning).
+
+    factory = get_portkey_artemis_factory()
+    agent = await factory.create_agent_with_portkey(name="SecurityScanner",
+                                                    role=TechnicalAgentRole.SECURITY_AUDITOR,
+                                                    specialty="vulnerability_detection")
+    result = await factory.execute_with_portkey(agent=agent, prompt="Analyze this code ...", max_tokens=2000)
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from app.agents.base import Agent, AgentFactoryBase, FactorySlot, check_max_tokens, check_text
+from app.agents.prompts import artemis_prompt
+from app.agents.results import ExecutionResult
+from app.agents.roles import role_key
+from app.health import health_checker
+
+__all__ = ["ArtemisFactory", "ExecutionResult", "TechnicalAgentRole", "get_portkey_artemis_factory"]
+
+MAX_PROMPT = 200_000
+
+
+class TechnicalAgentRole(str, Enum):
+    CODE_REVIEWER = "code_reviewer"
+    SECURITY_AUDITOR = "security_auditor"
+    PERFORMANCE_OPTIMIZER = "performance_optimizer"
+    VULNERABILITY_SCANNER = "vulnerability_scanner"
+
+
+class ArtemisFactory(AgentFactoryBase):
+    domain = "artemis"
+    role_enum = TechnicalAgentRole
+
+    def system_prompt(self, role: str, name: str, focus: str) -> str:
+        return artemis_prompt(role, name, focus)
+
+    async def create_agent_with_portkey(self, name: str, role: TechnicalAgentRole | str,
+                                        specialty: str = "general") -> Agent:
+        return self._register(name, role, specialty, "specialty")
+
+    async def execute_with_portkey(self, agent: Agent, prompt: str, max_tokens: int = 2000,
+                                   **params: Any) -> ExecutionResult:
+        agent = self._check_agent(agent)
+        prompt = check_text(prompt, "prompt", MAX_PROMPT)
+        max_tokens = check_max_tokens(max_tokens)
+        messages = [{"role": "system", "content": agent.system_prompt}, {"role": "user", "content": prompt}]
+        result, _ = await self._execute(agent, messages, max_tokens, **params)
+        return result
+
+    async def health_check(self, force: bool = False) -> dict[str, Any]:
+        chains = {role_key(self.domain, r.value): self.role_chain(r.value) for r in TechnicalAgentRole}
+        return await health_checker(self.manager).report(chains, force=force)
+
+
+_slot = FactorySlot(ArtemisFactory)
+
+
+def get_portkey_artemis_factory() -> ArtemisFactory:
+    """The process's Artemis factory, on the process's one manager."""
+    return _slot.get()

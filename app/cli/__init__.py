@@ -1,0 +1,1 @@
+"""The `sophia` operator CLI."""

@@ -1,0 +1,64 @@
+"""`make run` for now: the spec's Basic Completion example in the sandbox, then a forced fallback."""
+
+from __future__ import annotations
+
+import os
+
+from rich.console import Console
+from rich.table import Table
+
+from app.sandbox import Sandbox
+
+
+def _row(table: Table, label: str, response: object) -> None:
+    routing = response.routing  # type: ignore[attr-defined]
+    table.add_row(
+        label, routing.provider, routing.model, "yes" if routing.fallback_used else "no",
+        ", ".join(a.describe() for a in routing.attempts), f"{routing.latency_ms:.1f}",
+        response.choices[0].message.content[:60],  # type: ignore[attr-defined]
+    )
+
+
+def run_demo(sandbox: Sandbox, console: Console) -> None:
+    from app.core.portkey_config import get_portkey_manager, reset_portkey_manager
+    from app.simulators import Fault
+
+    os.environ.update(sandbox.env)
+    reset_portkey_manager()
+
+    table = Table(title="Who served each answer", show_lines=True)
+    for column in ("call", "provider", "model", "fallback", "attempts", "ms", "answer"):
+        table.add_column(column)
+
+    # The spec's Basic Completion example, exactly as written.
+    manager = get_portkey_manager()
+    response = manager.create_completion(
+        provider="openai",
+        model="gpt-4-turbo",
+        messages=[{"role": "user", "content": "Hello"}],
+        temperature=0.7
+    )
+    _row(table, "spec example", response)
+
+    control = sandbox.simulators.control
+    control.set_fault("openai", Fault(status=503))
+    try:
+        response = manager.create_completion(
+            provider="openai", model="gpt-4-turbo",
+            messages=[{"role": "user", "content": "Hello while OpenAI is down"}], temperature=0.7,
+        )
+        _row(table, "OpenAI answers 503", response)
+        control.set_fault("anthropic", Fault(mode="refuse"))
+        response = manager.create_completion(
+            provider="openai", model="gpt-4-turbo",
+            messages=[{"role": "user", "content": "Hello while OpenAI and Anthropic are down"}],
+        )
+        _row(table, "+ Anthropic refuses", response)
+    finally:
+        control.clear_faults()
+
+    stream = manager.create_completion(provider="groq", messages=[{"role": "user", "content": "Stream a hello"}],
+                                       stream=True)
+    text = "".join(chunk.text for chunk in stream)
+    console.print(table)
+    console.print(f"[bold]stream[/] from {stream.routing.provider}/{stream.routing.model}: {text!r}")

@@ -1,0 +1,82 @@
+"""The offline sandbox: the real gateway on loopback, with simulators standing in for providers.
+
+Used by ``sophia sandbox``, ``make run`` and the tests. Every provider without a key of its own in
+the environment is pointed at its simulator (through ``<P>_BASE_URL``) with a sandbox key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from app.core.providers import PROVIDERS
+from app.gateway import GatewayProcess
+
+SANDBOX_KEY = "sk-sandbox-{name}-not-a-real-key"
+
+
+def simulated_env(gateway_url: str, base_urls: Mapping[str, str],
+                  environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Variables that send each provider with no key in ``environ`` to its simulator."""
+    environ = os.environ if environ is None else environ
+    env = {"PORTKEY_BASE_URL": gateway_url}
+    for name, provider in PROVIDERS.items():
+        if environ.get(provider.api_key_env):
+            continue  # a real key: this provider is called for real
+        env[provider.api_key_env] = SANDBOX_KEY.format(name=name)
+        env[provider.base_url_env] = base_urls[name]
+    return env
+
+
+class Sandbox:
+    """Gateway and simulators as child processes; a context manager."""
+
+    def __init__(self, gateway_port: int | None = None, log_dir: Path | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
+        self.log_dir = log_dir
+        self._gateway = GatewayProcess(port=gateway_port,
+                                       log_path=log_dir / "gateway.log" if log_dir else None)
+        self._environ = environ
+        self._sims: Any = None
+
+    def start(self) -> Sandbox:
+        from app.simulators.process import start_simulators_process
+
+        self._sims_cm = start_simulators_process()
+        self._sims = self._sims_cm.__enter__()
+        try:
+            self._gateway.start()
+        except Exception:
+            self._sims_cm.__exit__(None, None, None)
+            raise
+        return self
+
+    @property
+    def gateway_url(self) -> str:
+        return self._gateway.url
+
+    @property
+    def simulators(self) -> Any:
+        return self._sims
+
+    @property
+    def env(self) -> dict[str, str]:
+        return simulated_env(self._gateway.url, self._sims.base_urls, self._environ)
+
+    @property
+    def simulated(self) -> list[str]:
+        return [n for n, p in PROVIDERS.items() if p.base_url_env in self.env]
+
+    def stop(self) -> None:
+        self._gateway.stop()
+        if self._sims is not None:
+            self._sims_cm.__exit__(None, None, None)
+            self._sims = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,97 @@
+"""Client for the simulators' control plane (sync methods, plus ``a``-prefixed async twins)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from .faults import Fault
+
+_TIMEOUT = httpx.Timeout(10.0)
+
+
+def _fault_json(fault: Fault | Mapping[str, Any] | None, fields: dict[str, Any]) -> dict:
+    if fault is None:
+        fault = Fault(**fields)
+    elif not isinstance(fault, Fault):
+        fault = Fault.model_validate({**fault, **fields})
+    return fault.model_dump(exclude_none=True)
+
+
+class SimulatorControl:
+    """``SimulatorControl("http://127.0.0.1:PORT")``.
+
+    A fresh connection per call: control calls are rare, and a pooled async client would be
+    tied to whichever event loop first used it (pytest may run several).
+    """
+
+    def __init__(self, control_url: str) -> None:
+        self.control_url = control_url.rstrip("/")
+
+    def _url(self, path: str) -> str:
+        return self.control_url + path
+
+    # trust_env=False: a proxy from the environment must never intercept 127.0.0.1 traffic.
+    def _call(self, method: str, path: str, json: Any = None) -> Any:
+        with httpx.Client(timeout=_TIMEOUT, trust_env=False) as client:
+            response = client.request(method, self._url(path), json=json)
+        response.raise_for_status()
+        return response.json()
+
+    async def _acall(self, method: str, path: str, json: Any = None) -> Any:
+        async with httpx.AsyncClient(timeout=_TIMEOUT, trust_env=False) as client:
+            response = await client.request(method, self._url(path), json=json)
+        response.raise_for_status()
+        return response.json()
+
+    # ------------------------------------------------------------ sync
+
+    def health(self) -> dict:
+        return self._call("GET", "/health")
+
+    def providers(self) -> dict[str, str]:
+        return self._call("GET", "/providers")
+
+    def set_fault(self, provider: str, fault: Fault | Mapping[str, Any] | None = None, **fields: Any) -> dict:
+        return self._call("PUT", f"/faults/{provider}", _fault_json(fault, fields))
+
+    def clear_faults(self, provider: str | None = None) -> dict:
+        return self._call("DELETE", f"/faults/{provider}" if provider else "/faults")
+
+    def faults(self) -> dict:
+        return self._call("GET", "/faults")
+
+    def stats(self, provider: str | None = None) -> dict:
+        data = self._call("GET", "/stats")
+        return data[provider] if provider else data
+
+    def reset_stats(self) -> dict:
+        return self._call("DELETE", "/stats")
+
+    # ------------------------------------------------------------ async
+
+    async def ahealth(self) -> dict:
+        return await self._acall("GET", "/health")
+
+    async def aproviders(self) -> dict[str, str]:
+        return await self._acall("GET", "/providers")
+
+    async def aset_fault(
+        self, provider: str, fault: Fault | Mapping[str, Any] | None = None, **fields: Any
+    ) -> dict:
+        return await self._acall("PUT", f"/faults/{provider}", _fault_json(fault, fields))
+
+    async def aclear_faults(self, provider: str | None = None) -> dict:
+        return await self._acall("DELETE", f"/faults/{provider}" if provider else "/faults")
+
+    async def afaults(self) -> dict:
+        return await self._acall("GET", "/faults")
+
+    async def astats(self, provider: str | None = None) -> dict:
+        data = await self._acall("GET", "/stats")
+        return data[provider] if provider else data
+
+    async def areset_stats(self) -> dict:
+        return await self._acall("DELETE", "/stats")

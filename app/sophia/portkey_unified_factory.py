@@ -1,0 +1,81 @@
+"""Sophia: business agents (market analysis, sales strategy, customer success, finance).
+
+    factory = get_portkey_sophia_factory()
+    agent = await factory.create_business_agent(name="MarketAnalyst", role=BusinessAgentRole.MARKET_ANALYST,
+                                                business_domain="technology")
+    insight = await factory.generate_business_insight(agent=agent, query="What are the key trends in AI adoption?",
+                                                      context={"industry": "enterprise_software"})
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+from app.agents.base import Agent, AgentFactoryBase, FactorySlot, check_max_tokens, check_text
+from app.agents.prompts import sophia_prompt
+from app.agents.results import BusinessInsight, ExecutionResult, parse_insight
+from app.agents.roles import role_key
+from app.core.errors import InvalidRequestError
+from app.health import health_checker
+
+__all__ = ["BusinessAgentRole", "BusinessInsight", "ExecutionResult", "SophiaFactory", "get_portkey_sophia_factory"]
+
+MAX_QUERY = 50_000
+MAX_CONTEXT = 50_000
+
+
+class BusinessAgentRole(str, Enum):
+    MARKET_ANALYST = "market_analyst"
+    SALES_STRATEGIST = "sales_strategist"
+    CUSTOMER_SUCCESS = "customer_success"
+    FINANCIAL_ANALYST = "financial_analyst"
+
+
+class SophiaFactory(AgentFactoryBase):
+    domain = "sophia"
+    role_enum = BusinessAgentRole
+
+    def system_prompt(self, role: str, name: str, focus: str) -> str:
+        return sophia_prompt(role, name, focus)
+
+    async def create_business_agent(self, name: str, role: BusinessAgentRole | str,
+                                    business_domain: str = "general") -> Agent:
+        return self._register(name, role, business_domain, "business_domain")
+
+    async def generate_business_insight(self, agent: Agent, query: str,
+                                        context: Mapping[str, Any] | None = None,
+                                        max_tokens: int = 2000, **params: Any) -> BusinessInsight:
+        agent = self._check_agent(agent)
+        query = check_text(query, "query", MAX_QUERY)
+        max_tokens = check_max_tokens(max_tokens)
+        if context is None:
+            context = {}
+        if not isinstance(context, Mapping):
+            raise InvalidRequestError(f"context must be a mapping (dict), got {type(context).__name__}")
+        try:
+            context_text = json.dumps(dict(context), default=str, sort_keys=True)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequestError(f"context cannot be serialised: {exc}") from None
+        if len(context_text) > MAX_CONTEXT:
+            raise InvalidRequestError(f"context is larger than {MAX_CONTEXT} characters as JSON")
+        user = f"Question: {query}\nContext (JSON): {context_text}\nRespond with the JSON object only."
+        messages = [{"role": "system", "content": agent.system_prompt}, {"role": "user", "content": user}]
+        params.setdefault("temperature", 0.3)
+        execution, completion = await self._execute(agent, messages, max_tokens, **params)
+        citations = [str(c) for c in (completion.model_extra or {}).get("citations") or []]
+        return parse_insight(execution, citations)
+
+    async def health_check(self, force: bool = False) -> dict[str, Any]:
+        chains = {role_key(self.domain, r.value): self.role_chain(r.value) for r in BusinessAgentRole}
+        return await health_checker(self.manager).report(chains, force=force)
+
+
+_slot = FactorySlot(SophiaFactory)
+
+
+def get_portkey_sophia_factory() -> SophiaFactory:
+    """The process's Sophia factory, on the process's one manager."""
+    return _slot.get()

@@ -1,0 +1,37 @@
+"""Small helpers shared by the benchmarks: percentiles and table printing."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summary(latencies_ms: Sequence[float], wall_s: float) -> dict[str, float]:
+    return {
+        "p50": percentile(latencies_ms, 0.50),
+        "p99": percentile(latencies_ms, 0.99),
+        "mean": statistics.fmean(latencies_ms) if latencies_ms else float("nan"),
+        "rps": len(latencies_ms) / wall_s if wall_s else float("nan"),
+        "n": len(latencies_ms),
+    }
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right" if column != columns[0] else "left")
+    for row in rows:
+        table.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))
+    Console(width=160).print(table)
