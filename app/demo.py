@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from app.core.results import summarize_attempts
 from app.sandbox import Sandbox
 
 
@@ -14,8 +16,8 @@ def _row(table: Table, label: str, response: object) -> None:
     routing = response.routing  # type: ignore[attr-defined]
     table.add_row(
         label, routing.provider, routing.model, "yes" if routing.fallback_used else "no",
-        ", ".join(a.describe() for a in routing.attempts), f"{routing.latency_ms:.1f}",
-        response.choices[0].message.content[:60],  # type: ignore[attr-defined]
+        escape(summarize_attempts(routing.attempts)), f"{routing.latency_ms:.0f}",
+        escape(response.choices[0].message.content[:70]),  # type: ignore[attr-defined]
     )
 
 
@@ -24,9 +26,12 @@ def run_demo(sandbox: Sandbox, console: Console) -> None:
     from app.simulators import Fault
 
     os.environ.update(sandbox.env)
+    # One retry per target keeps the demo quick (the default, 3, backs off 1 + 2 + 4 s per target).
+    os.environ.setdefault("MAX_RETRIES", "1")
     reset_portkey_manager()
 
-    table = Table(title="Who served each answer", show_lines=True)
+    table = Table(title="Who served each answer (PortkeyManager -> Portkey gateway -> providers)",
+                  show_lines=True, expand=True)
     for column in ("call", "provider", "model", "fallback", "attempts", "ms", "answer"):
         table.add_column(column)
 
@@ -61,4 +66,4 @@ def run_demo(sandbox: Sandbox, console: Console) -> None:
                                        stream=True)
     text = "".join(chunk.text for chunk in stream)
     console.print(table)
-    console.print(f"[bold]stream[/] from {stream.routing.provider}/{stream.routing.model}: {text!r}")
+    console.print(f"[bold]stream[/] from {stream.routing.provider}/{stream.routing.model}: {escape(repr(text))}")

@@ -132,7 +132,9 @@ class AllProvidersFailedError(ProviderError):
 
     def __init__(self, attempts: Sequence[Attempt], *, status: int | None, trace_id: str | None,
                  detail: str = "") -> None:
-        tried = ", ".join(a.describe() for a in attempts) or "no target"
+        from app.core.results import summarize_attempts
+
+        tried = summarize_attempts(list(attempts)) or "no target"
         tail = f": {detail}" if detail else ""
         super().__init__(
             f"all providers failed [{tried}]{tail}",

@@ -36,6 +36,7 @@ from app.core.results import (
     EmbeddingResponse,
     RoutingInfo,
     Usage,
+    summarize_attempts,
 )
 from app.core.routing import Capability, Chain, Router
 from app.core.settings import get_settings
@@ -329,7 +330,7 @@ class PortkeyManager:
             return AllProvidersFailedError(attempts, status=status, trace_id=trace_id, detail=message)
         retry_after = _retry_after(response.headers.get("retry-after"))
         cls = error_class_for_status(status)
-        tried = ", ".join(a.describe() for a in attempts) or chain.primary.label
+        tried = summarize_attempts(attempts) or chain.primary.label
         error = cls(f"{tried}: {message}", provider=chain.primary.provider.name, status=status,
                     trace_id=trace_id, retry_after=retry_after)
         error.attempts = tuple(attempts)

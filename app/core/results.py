@@ -41,6 +41,18 @@ class Attempt(BaseModel):
         return f"{self.provider}/{self.model}: {outcome}"
 
 
+def summarize_attempts(attempts: list[Attempt]) -> str:
+    """``openai/gpt-4o: 503 x4 -> anthropic/claude-sonnet-4-5: 200``: repeats (retries) folded."""
+    parts: list[list[object]] = []
+    for attempt in attempts:
+        text = attempt.describe()
+        if parts and parts[-1][0] == text:
+            parts[-1][1] = int(parts[-1][1]) + 1  # type: ignore[call-overload]
+        else:
+            parts.append([text, 1])
+    return " -> ".join(f"{text} x{n}" if n > 1 else str(text) for text, n in parts)
+
+
 class RoutingInfo(BaseModel):
     provider: str
     model: str

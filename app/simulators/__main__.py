@@ -19,8 +19,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m app.simulators", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--control-port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--port-base", type=int, default=0,
-                        help="first provider port (providers use consecutive ports); 0 picks free ports")
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=0,
+        help="first provider port (providers use consecutive ports); 0 picks free ports",
+    )
     return parser.parse_args(argv)
 
 
@@ -32,7 +36,9 @@ async def _serve(args: argparse.Namespace) -> None:
     cluster = SimulatorCluster(host=args.host, port_base=args.port_base, control_port=args.control_port)
     await cluster.start()
     try:
-        sys.stdout.write(json.dumps({"control_url": cluster.control_url, "base_urls": cluster.base_urls}) + "\n")
+        sys.stdout.write(
+            json.dumps({"control_url": cluster.control_url, "base_urls": cluster.base_urls}) + "\n"
+        )
         sys.stdout.flush()
         await stop.wait()
     finally:

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from .answers import Answer
 from .openai_format import dumps
 
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-                500: "api_error", 529: "overloaded_error"}
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
 
-_DISPLAY = {"claude-sonnet-4-20250514": "Claude Sonnet 4", "claude-opus-4-20250514": "Claude Opus 4",
-            "claude-3-7-sonnet-20250219": "Claude Sonnet 3.7", "claude-3-5-haiku-20241022": "Claude Haiku 3.5"}
+_DISPLAY = {
+    "claude-sonnet-4-20250514": "Claude Sonnet 4",
+    "claude-opus-4-20250514": "Claude Opus 4",
+    "claude-3-7-sonnet-20250219": "Claude Sonnet 3.7",
+    "claude-3-5-haiku-20241022": "Claude Haiku 3.5",
+}
 
 
 def error_body(status: int, message: str) -> dict:
     err_type = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
-    return {"type": "error", "error": {"type": err_type, "message": message},
-            "request_id": new_request_id()}
+    return {"type": "error", "error": {"type": err_type, "message": message}, "request_id": new_request_id()}
 
 
 def new_request_id() -> str:
@@ -39,8 +48,12 @@ def message(model: str, answer: Answer, input_tokens: int) -> dict:
         "content": [{"type": "text", "text": answer.text}],
         "stop_reason": _stop_reason(answer),
         "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": answer.completion_tokens,
-                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": answer.completion_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
     }
 
 
@@ -50,35 +63,71 @@ def _event(name: str, data: dict) -> bytes:
 
 def stream_events(model: str, answer: Answer, input_tokens: int) -> tuple[list[bytes], int]:
     """SSE events and the index of the first ``content_block_delta`` (where a cut happens)."""
-    start = {"id": "msg_" + secrets.token_hex(12), "type": "message", "role": "assistant", "model": model,
-             "content": [], "stop_reason": None, "stop_sequence": None,
-             "usage": {"input_tokens": input_tokens, "output_tokens": 1,
-                       "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+    start = {
+        "id": "msg_" + secrets.token_hex(12),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": 1,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
+    }
     events = [
         _event("message_start", {"type": "message_start", "message": start}),
-        _event("content_block_start",
-               {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        _event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        ),
         _event("ping", {"type": "ping"}),
     ]
     first_delta = len(events)
     for piece in answer.pieces():
-        events.append(_event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                     "delta": {"type": "text_delta", "text": piece}}))
+        events.append(
+            _event(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+            )
+        )
     events.append(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
-    events.append(_event("message_delta", {"type": "message_delta",
-                                           "delta": {"stop_reason": _stop_reason(answer), "stop_sequence": None},
-                                           "usage": {"output_tokens": answer.completion_tokens}}))
+    events.append(
+        _event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": _stop_reason(answer), "stop_sequence": None},
+                "usage": {"output_tokens": answer.completion_tokens},
+            },
+        )
+    )
     events.append(_event("message_stop", {"type": "message_stop"}))
     return events, first_delta
 
 
 MALFORMED_JSON = b'{"id": "msg_malformed", "type": "message", "content": [{"type": "text", "text": '
-MALFORMED_STREAM = [b'event: message_start\ndata: {"type": "message_start", "message": {\n\n',
-                    _event("message_stop", {"type": "message_stop"})]
+_MALFORMED_STREAM = [
+    b'event: message_start\ndata: {"type": "message_start", "message": {\n\n',
+    _event("message_stop", {"type": "message_stop"}),
+]
 
 
 def models_list(models: tuple[str, ...]) -> dict:
-    data = [{"type": "model", "id": m, "display_name": _DISPLAY.get(m, m), "created_at": "2025-01-01T00:00:00Z"}
-            for m in models]
-    return {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None}
+    data = [
+        {"type": "model", "id": m, "display_name": _DISPLAY.get(m, m), "created_at": "2025-01-01T00:00:00Z"}
+        for m in models
+    ]
+    return {
+        "data": data,
+        "has_more": False,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }
+
+
+def malformed_stream(provider: str) -> list[bytes]:
+    return list(_MALFORMED_STREAM)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from .faults import Fault, FaultSlot
 from .provider_app import ProviderApp
@@ -81,7 +81,7 @@ class SimulatorCluster:
         self._listeners.clear()
         self._control = None
 
-    async def __aenter__(self) -> SimulatorCluster:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -116,7 +116,9 @@ class SimulatorCluster:
         except KeyError:
             raise KeyError(f"unknown provider {provider!r}") from None
 
-    def set_fault(self, provider: str, fault: Fault | Mapping[str, Any] | None = None, **fields: Any) -> Fault:
+    def set_fault(
+        self, provider: str, fault: Fault | Mapping[str, Any] | None = None, **fields: Any
+    ) -> Fault:
         """Install ``fault`` (or ``Fault(**fields)``) on ``provider``, replacing any previous one."""
         slot = self._slot(provider)
         if fault is None:

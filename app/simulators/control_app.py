@@ -36,8 +36,10 @@ def build_control_app(cluster: SimulatorCluster) -> Starlette:
         try:
             fault = Fault.model_validate_json(await request.body() or b"{}")
         except ValidationError as exc:
-            return JSONResponse({"error": "invalid fault", "detail": exc.errors(include_url=False,
-                                                                                 include_context=False)}, 422)
+            return JSONResponse(
+                {"error": "invalid fault", "detail": exc.errors(include_url=False, include_context=False)},
+                422,
+            )
         cluster.set_fault(provider, fault)
         return JSONResponse(cluster.faults()[provider])
 

@@ -50,7 +50,7 @@ class Fault(BaseModel):
 class FaultSlot:
     """The active fault of one provider, with its remaining use count."""
 
-    __slots__ = ("fault", "remaining", "applied")
+    __slots__ = ("applied", "fault", "remaining")
 
     def __init__(self) -> None:
         self.fault: Fault | None = None

@@ -3,8 +3,9 @@
 The quirks matter because the Portkey gateway parses them per provider:
 - groq reports stream usage in ``x_groq.usage`` on the finishing chunk;
 - deepseek, mistral, together and perplexity put ``usage`` on the finishing chunk;
-- perplexity adds ``citations`` / ``search_results`` and ends its stream without
-  ``data: [DONE]`` (the gateway synthesises [DONE] itself and would choke on a real one);
+- perplexity adds ``citations`` / ``search_results``, separates SSE events with CRLF
+  (the gateway splits its stream on ``\r\n\r\n``) and ends without ``data: [DONE]``
+  (the gateway synthesises [DONE] itself and would choke on a real one);
 - error bodies differ (see :func:`error_body`).
 ``stream_options.include_usage`` additionally yields OpenAI's trailing ``choices: []`` chunk
 on every provider; the gateway does not forward that option except to openai.
@@ -27,6 +28,10 @@ USAGE_ON_FINISH_CHUNK = frozenset({"deepseek", "mistral", "together", "perplexit
 SENDS_DONE = frozenset({"openai", "deepseek", "groq", "mistral", "together"})
 
 
+def event_end(provider: str) -> bytes:
+    return b"\r\n\r\n" if provider == "perplexity" else b"\n\n"
+
+
 def dumps(obj: Any) -> bytes:
     return _DUMP(obj).encode("utf-8")
 
@@ -41,9 +46,16 @@ def new_id(provider: str) -> str:
 
 # ---------------------------------------------------------------- errors
 
-_OPENAI_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 403: "permission_error",
-                 404: "invalid_request_error", 409: "invalid_request_error", 413: "invalid_request_error",
-                 422: "invalid_request_error", 429: "requests"}
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    409: "invalid_request_error",
+    413: "invalid_request_error",
+    422: "invalid_request_error",
+    429: "requests",
+}
 _OPENAI_CODES = {401: "invalid_api_key", 404: "not_found", 429: "rate_limit_exceeded"}
 
 
@@ -58,8 +70,13 @@ def error_body(provider: str, status: int, message: str) -> dict:
     if provider == "mistral":
         if status == 401:
             return {"message": "Unauthorized", "request_id": secrets.token_hex(16)}
-        return {"object": "error", "message": message, "type": err_type, "param": None,
-                "code": str(code or status)}
+        return {
+            "object": "error",
+            "message": message,
+            "type": err_type,
+            "param": None,
+            "code": str(code or status),
+        }
     if provider == "perplexity":
         # The gateway calls ``error.code.toString()``: Perplexity's code is the numeric status.
         return {"error": {"message": message, "type": err_type, "code": status}}
@@ -71,8 +88,10 @@ def error_body(provider: str, status: int, message: str) -> dict:
 
 def missing_key_message(provider: str) -> str:
     if provider == "openai":
-        return ("You didn't provide an API key. You need to provide your API key in an Authorization "
-                "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+        return (
+            "You didn't provide an API key. You need to provide your API key in an Authorization "
+            "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+        )
     return "Missing API key: send 'Authorization: Bearer <key>'."
 
 
@@ -80,13 +99,19 @@ def missing_key_message(provider: str) -> str:
 
 
 def usage(provider: str, prompt: int, completion: int) -> dict:
-    base: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
-                            "total_tokens": prompt + completion}
+    base: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
     if provider == "openai":
         base["prompt_tokens_details"] = {"cached_tokens": 0, "audio_tokens": 0}
-        base["completion_tokens_details"] = {"reasoning_tokens": 0, "audio_tokens": 0,
-                                             "accepted_prediction_tokens": 0,
-                                             "rejected_prediction_tokens": 0}
+        base["completion_tokens_details"] = {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        }
     elif provider == "deepseek":
         base["prompt_tokens_details"] = {"cached_tokens": 0}
         base["prompt_cache_hit_tokens"] = 0
@@ -101,9 +126,16 @@ def usage(provider: str, prompt: int, completion: int) -> dict:
 def _citations(query: str) -> tuple[list[str], list[dict]]:
     digest = hashlib.sha256(query.encode("utf-8")).hexdigest()[:12]
     urls = [f"https://example.com/simulated/{digest}/{i}" for i in (1, 2)]
-    results = [{"title": f"Simulated source {i}", "url": url, "date": "2025-01-01",
-                "last_updated": "2025-01-01", "snippet": f"Simulated search result {i} for: {query[:80]}"}
-               for i, url in enumerate(urls, 1)]
+    results = [
+        {
+            "title": f"Simulated source {i}",
+            "url": url,
+            "date": "2025-01-01",
+            "last_updated": "2025-01-01",
+            "snippet": f"Simulated search result {i} for: {query[:80]}",
+        }
+        for i, url in enumerate(urls, 1)
+    ]
     return urls, results
 
 
@@ -157,15 +189,24 @@ def stream_events(
     if provider == "openai" and include_usage:
         extra["usage"] = None  # OpenAI marks every non-final chunk this way once usage is requested
     final_usage = usage(provider, prompt, answer.completion_tokens)
+    end = event_end(provider)
 
     def chunk(delta: dict, finish: str | None, **more: Any) -> bytes:
-        obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-               "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-               **extra, **more}
-        return b"data: " + dumps(obj) + b"\n\n"
+        obj = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            **extra,
+            **more,
+        }
+        return b"data: " + dumps(obj) + end
 
     pieces = answer.pieces()
-    first_extra: dict[str, Any] = {"x_groq": {"id": "req_" + secrets.token_hex(13)}} if provider == "groq" else {}
+    first_extra: dict[str, Any] = (
+        {"x_groq": {"id": "req_" + secrets.token_hex(13)}} if provider == "groq" else {}
+    )
     events = [chunk({"role": "assistant", "content": pieces[0]}, None, **first_extra)]
     events.extend(chunk({"content": p}, None) for p in pieces[1:])
 
@@ -178,32 +219,59 @@ def stream_events(
     events.append(chunk({}, finish, **finish_more))
 
     if include_usage:
-        obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-               "choices": [], **extra, "usage": final_usage}
-        events.append(b"data: " + dumps(obj) + b"\n\n")
+        obj = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [],
+            **extra,
+            "usage": final_usage,
+        }
+        events.append(b"data: " + dumps(obj) + end)
     if provider in SENDS_DONE:
-        events.append(b"data: [DONE]\n\n")
+        events.append(b"data: [DONE]" + end)
     return events
 
 
 MALFORMED_JSON = b'{"id": "sim-malformed", "object": "chat.completion", "choices": [{"message": '
-MALFORMED_STREAM = [b'data: {"id": "sim-malformed", "choices": [{"delta": \n\n', b"data: [DONE]\n\n"]
+
+
+def malformed_stream(provider: str) -> list[bytes]:
+    end = event_end(provider)
+    events = [b'data: {"id": "sim-malformed", "choices": [{"delta": ' + end]
+    if provider in SENDS_DONE:
+        events.append(b"data: [DONE]" + end)
+    return events
 
 
 # ---------------------------------------------------------------- models
 
-_OWNERS = {"openai": "openai", "deepseek": "deepseek", "groq": "Meta", "mistral": "mistralai",
-           "perplexity": "perplexity"}
+_OWNERS = {
+    "openai": "openai",
+    "deepseek": "deepseek",
+    "groq": "Meta",
+    "mistral": "mistralai",
+    "perplexity": "perplexity",
+}
 
 
 def models_list(provider: str, models: tuple[str, ...]) -> Any:
     created = 1_700_000_000
     if provider == "together":
         # Together answers a bare JSON array, not OpenAI's {"object": "list"} envelope.
-        return [{"id": m, "object": "model", "created": created,
-                 "type": "embedding" if "bert" in m or "bge" in m else "chat",
-                 "display_name": m.split("/")[-1], "organization": m.split("/")[0],
-                 "context_length": 8192 if "bert" in m or "bge" in m else 131072} for m in models]
+        return [
+            {
+                "id": m,
+                "object": "model",
+                "created": created,
+                "type": "embedding" if "bert" in m or "bge" in m else "chat",
+                "display_name": m.split("/")[-1],
+                "organization": m.split("/")[0],
+                "context_length": 8192 if "bert" in m or "bge" in m else 131072,
+            }
+            for m in models
+        ]
     data = []
     for m in models:
         item: dict[str, Any] = {"id": m, "object": "model", "created": created, "owned_by": _OWNERS[provider]}

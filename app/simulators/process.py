@@ -1,8 +1,8 @@
 """Run the simulators CLI as a subprocess (for tests that need them out of process).
 
-    with start_simulators_process() as sims:
-        sims.control.set_fault("openai", status=429, retry_after=1, times=1)
-        httpx.post(sims.base_urls["openai"] + "/chat/completions", ...)
+with start_simulators_process() as sims:
+    sims.control.set_fault("openai", status=429, retry_after=1, times=1)
+    httpx.post(sims.base_urls["openai"] + "/chat/completions", ...)
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import Self
 
 from .control import SimulatorControl
 
@@ -38,7 +39,7 @@ class SimulatorProcess:
             self.proc.stdout.close()
         return self.proc.returncode
 
-    def __enter__(self) -> SimulatorProcess:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -75,8 +76,18 @@ def start_simulators_process(
     env: dict[str, str] | None = None,
 ) -> SimulatorProcess:
     """Launch ``python -m app.simulators`` with this interpreter; usable as a context manager."""
-    cmd = [sys.executable, "-m", "app.simulators", "--host", host, "--control-port", str(control_port),
-           "--port-base", str(port_base), *extra_args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.simulators",
+        "--host",
+        host,
+        "--control-port",
+        str(control_port),
+        "--port-base",
+        str(port_base),
+        *extra_args,
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env)
     try:
         info = json.loads(_read_line(proc, timeout))

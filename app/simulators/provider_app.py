@@ -85,7 +85,7 @@ class ProviderApp:
         except _ClientGone:
             return
         path = scope["path"]
-        sub = path[len(self._prefix):] if path.startswith(self._prefix) else path
+        sub = path.removeprefix(self._prefix)
         if sub == "":
             sub = "/"
         headers: dict[str, str] = {}
@@ -138,12 +138,16 @@ class ProviderApp:
             await send({"type": "http.response.start", "status": reply.status, "headers": headers})
             await send({"type": "http.response.body", "body": reply.body})
             return
-        await send({"type": "http.response.start", "status": reply.status, "headers": [*_SSE, *reply.headers]})
+        await send(
+            {"type": "http.response.start", "status": reply.status, "headers": [*_SSE, *reply.headers]}
+        )
         for event in reply.events:
             await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _send_cut(self, scope: dict, receive: Callable, send: Callable, reply: Reply, mode: str) -> None:
+    async def _send_cut(
+        self, scope: dict, receive: Callable, send: Callable, reply: Reply, mode: str
+    ) -> None:
         after = mode == "cut_after_first_chunk"
         if reply.events is None:
             # Content-Length promises the whole body so the client is left waiting for the rest.
@@ -153,7 +157,9 @@ class ProviderApp:
                 half = reply.body[: max(1, len(reply.body) // 2)]
                 await send({"type": "http.response.body", "body": half, "more_body": True})
         else:
-            await send({"type": "http.response.start", "status": reply.status, "headers": [*_SSE, *reply.headers]})
+            await send(
+                {"type": "http.response.start", "status": reply.status, "headers": [*_SSE, *reply.headers]}
+            )
             if after:
                 for event in reply.events[: reply.cut_after]:
                     await send({"type": "http.response.body", "body": event, "more_body": True})
@@ -194,7 +200,7 @@ class ProviderApp:
     def _malformed(self, streaming: bool) -> Reply:
         fmt = anthropic_format if self._anthropic else openai_format
         if streaming:
-            return Reply(200, events=list(fmt.MALFORMED_STREAM))
+            return Reply(200, events=fmt.malformed_stream(self.name))
         return Reply(200, fmt.MALFORMED_JSON)
 
     # ------------------------------------------------------------ auth
@@ -246,7 +252,9 @@ class ProviderApp:
             opts = p.get("stream_options")
             include_usage = isinstance(opts, dict) and opts.get("include_usage") is True
             events = openai_format.stream_events(self.name, model, answer, prompt, query, include_usage)
-            return Reply(200, events=events, headers=[(b"x-request-id", openai_format.new_id(self.name).encode())])
+            return Reply(
+                200, events=events, headers=[(b"x-request-id", openai_format.new_id(self.name).encode())]
+            )
         body = openai_format.chat_completion(self.name, model, answer, prompt, query)
         return self._json(200, body, [(b"x-request-id", body["id"].encode())])
 

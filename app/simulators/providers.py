@@ -38,15 +38,27 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ProviderSpec(
             "openai",
             "openai",
-            ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "o3-mini",
-             "text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002"),
+            (
+                "gpt-4o",
+                "gpt-4o-mini",
+                "gpt-4.1",
+                "gpt-4.1-mini",
+                "o3-mini",
+                "text-embedding-3-small",
+                "text-embedding-3-large",
+                "text-embedding-ada-002",
+            ),
             {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536},
         ),
         ProviderSpec(
             "anthropic",
             "anthropic",
-            ("claude-sonnet-4-20250514", "claude-opus-4-20250514", "claude-3-7-sonnet-20250219",
-             "claude-3-5-haiku-20241022"),
+            (
+                "claude-sonnet-4-20250514",
+                "claude-opus-4-20250514",
+                "claude-3-7-sonnet-20250219",
+                "claude-3-5-haiku-20241022",
+            ),
         ),
         ProviderSpec("deepseek", "openai", ("deepseek-chat", "deepseek-reasoner")),
         ProviderSpec(
@@ -55,20 +67,34 @@ PROVIDERS: dict[str, ProviderSpec] = {
         ProviderSpec(
             "mistral",
             "openai",
-            ("mistral-large-latest", "mistral-small-latest", "open-mistral-nemo", "codestral-latest",
-             "mistral-embed"),
+            (
+                "mistral-large-latest",
+                "mistral-small-latest",
+                "open-mistral-nemo",
+                "codestral-latest",
+                "mistral-embed",
+            ),
             {"mistral-embed": 1024},
         ),
         ProviderSpec(
             "together",
             "openai",
-            ("meta-llama/Llama-3.3-70B-Instruct-Turbo", "mistralai/Mixtral-8x7B-Instruct-v0.1",
-             "Qwen/Qwen2.5-72B-Instruct-Turbo", "togethercomputer/m2-bert-80M-8k-retrieval",
-             "BAAI/bge-large-en-v1.5"),
-            {"togethercomputer/m2-bert-80M-8k-retrieval": 768, "BAAI/bge-large-en-v1.5": 1024,
-             "BAAI/bge-base-en-v1.5": 768},
+            (
+                "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+                "mistralai/Mixtral-8x7B-Instruct-v0.1",
+                "Qwen/Qwen2.5-72B-Instruct-Turbo",
+                "togethercomputer/m2-bert-80M-8k-retrieval",
+                "BAAI/bge-large-en-v1.5",
+            ),
+            {
+                "togethercomputer/m2-bert-80M-8k-retrieval": 768,
+                "BAAI/bge-large-en-v1.5": 1024,
+                "BAAI/bge-base-en-v1.5": 768,
+            },
         ),
-        ProviderSpec("perplexity", "openai", ("sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research")),
+        ProviderSpec(
+            "perplexity", "openai", ("sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research")
+        ),
     )
 }
 

@@ -26,8 +26,17 @@ class HttpListener:
         self.host = host
         self.port = port
         self.config = uvicorn.Config(
-            app, host=host, port=port, http=_HTTP_IMPL, ws="none", lifespan="off", log_config=None,
-            log_level="warning", access_log=False, proxy_headers=False, server_header=False,
+            app,
+            host=host,
+            port=port,
+            http=_HTTP_IMPL,
+            ws="none",
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
             date_header=False,
         )
         self.config.load()
@@ -99,7 +108,9 @@ class HttpListener:
         sock, self._pending_sock = self._pending_sock, None
         # start_serving=False makes create_server return without suspending, so a concurrent
         # stop_listening() always finds either the pending socket or the server to close.
-        server = await asyncio.get_running_loop().create_server(self._protocol, sock=sock, start_serving=False)
+        server = await asyncio.get_running_loop().create_server(
+            self._protocol, sock=sock, start_serving=False
+        )
         self._server = server
         try:
             await server.start_serving()

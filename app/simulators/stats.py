@@ -10,7 +10,7 @@ from typing import Any
 
 
 class ProviderStats:
-    __slots__ = ("requests", "total", "last_path", "last_headers", "last_body")
+    __slots__ = ("last_body", "last_headers", "last_path", "requests", "total")
 
     def __init__(self) -> None:
         self.reset()

@@ -21,12 +21,21 @@ from pydantic import ValidationError
 from app.simulators import PROVIDER_NAMES, Fault, SimulatorCluster, SimulatorControl, start_simulators_process
 
 OPENAI_STYLE = [p for p in PROVIDER_NAMES if p != "anthropic"]
-MODELS = {"openai": "gpt-4o-mini", "deepseek": "deepseek-chat", "groq": "llama-3.3-70b-versatile",
-          "mistral": "mistral-small-latest", "together": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
-          "perplexity": "sonar", "anthropic": "claude-sonnet-4-20250514"}
+MODELS = {
+    "openai": "gpt-4o-mini",
+    "deepseek": "deepseek-chat",
+    "groq": "llama-3.3-70b-versatile",
+    "mistral": "mistral-small-latest",
+    "together": "meta-llama/Llama-3.3-70B-Instruct-Turbo",
+    "perplexity": "sonar",
+    "anthropic": "claude-sonnet-4-20250514",
+}
 AUTH = {"authorization": "Bearer sk-test"}
 ANTHROPIC_HEADERS = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
-ASK = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "What is the capital of France?"}]
+ASK = [
+    {"role": "system", "content": "be brief"},
+    {"role": "user", "content": "What is the capital of France?"},
+]
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +60,12 @@ async def http():
 
 
 def aclient(cluster, provider):
-    return openai.AsyncOpenAI(base_url=cluster.base_urls[provider], api_key="sk-test", max_retries=0,
-                              http_client=httpx.AsyncClient(trust_env=False, timeout=5.0))
+    return openai.AsyncOpenAI(
+        base_url=cluster.base_urls[provider],
+        api_key="sk-test",
+        max_retries=0,
+        http_client=httpx.AsyncClient(trust_env=False, timeout=5.0),
+    )
 
 
 def chat_body(provider, **extra):
@@ -62,13 +75,16 @@ def chat_body(provider, **extra):
 async def post_chat(http, cluster, provider, **extra):
     if provider == "anthropic":
         body = {"model": MODELS[provider], "max_tokens": 64, "messages": ASK[1:], **extra}
-        return await http.post(cluster.base_urls[provider] + "/messages", json=body, headers=ANTHROPIC_HEADERS)
-    return await http.post(cluster.base_urls[provider] + "/chat/completions", json=chat_body(provider, **extra),
-                           headers=AUTH)
+        return await http.post(
+            cluster.base_urls[provider] + "/messages", json=body, headers=ANTHROPIC_HEADERS
+        )
+    return await http.post(
+        cluster.base_urls[provider] + "/chat/completions", json=chat_body(provider, **extra), headers=AUTH
+    )
 
 
 def sse_data(text: str) -> list[str]:
-    return [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in text.splitlines() if line.startswith("data: ")]
 
 
 # ---------------------------------------------------------------- chat, OpenAI-compatible
@@ -94,8 +110,9 @@ async def test_chat_non_stream_with_sdk(cluster, provider):
 @pytest.mark.parametrize("provider", OPENAI_STYLE)
 async def test_chat_stream_with_sdk_and_usage(cluster, provider):
     async with aclient(cluster, provider) as client:
-        stream = await client.chat.completions.create(model=MODELS[provider], messages=ASK, stream=True,
-                                                      stream_options={"include_usage": True})
+        stream = await client.chat.completions.create(
+            model=MODELS[provider], messages=ASK, stream=True, stream_options={"include_usage": True}
+        )
         chunks = [chunk async for chunk in stream]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == f"[{provider}/{MODELS[provider]}] What is the capital of France?"
@@ -111,8 +128,10 @@ async def test_stream_wire_quirks(cluster, http, provider):
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/event-stream")
     data = sse_data(resp.text)
-    # Perplexity ends after the finishing chunk; the gateway appends [DONE] itself.
+    # Perplexity ends after the finishing chunk (the gateway appends [DONE] itself) and
+    # separates events with CRLF, which is what the gateway splits its stream on.
     assert (data[-1] == "[DONE]") == (provider != "perplexity")
+    assert ("\r\n\r\n" in resp.text) == (provider == "perplexity")
     chunks = [json.loads(d) for d in data if d != "[DONE]"]
     finish = chunks[-1]
     assert finish["choices"][0]["finish_reason"] == "stop"
@@ -128,8 +147,9 @@ async def test_stream_wire_quirks(cluster, http, provider):
 async def test_max_tokens_truncates(cluster):
     async with aclient(cluster, "openai") as client:
         resp = await client.chat.completions.create(model="gpt-4o", messages=ASK, max_tokens=3)
-        stream = await client.chat.completions.create(model="gpt-4o", messages=ASK, max_completion_tokens=3,
-                                                      stream=True)
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=ASK, max_completion_tokens=3, stream=True
+        )
         chunks = [c async for c in stream]
     assert resp.choices[0].message.content == "[openai/gpt-4o] What is"
     assert resp.choices[0].finish_reason == "length"
@@ -141,7 +161,9 @@ async def test_max_tokens_truncates(cluster):
 async def test_json_request_gets_json_answer(cluster):
     async with aclient(cluster, "groq") as client:
         resp = await client.chat.completions.create(
-            model="llama-3.1-8b-instant", messages=[{"role": "user", "content": "Summarise this as JSON please"}])
+            model="llama-3.1-8b-instant",
+            messages=[{"role": "user", "content": "Summarise this as JSON please"}],
+        )
     obj = json.loads(resp.choices[0].message.content)
     assert set(obj) == {"summary", "key_points", "recommendations", "confidence"}
     assert obj["summary"].startswith("[groq/llama-3.1-8b-instant]")
@@ -159,13 +181,22 @@ async def test_perplexity_citations(cluster, http):
 
 
 async def test_content_parts_and_missing_fields(cluster, http):
-    messages = [{"role": "user", "content": [{"type": "text", "text": "part one"}, {"type": "text", "text": "two"}]}]
-    resp = await http.post(cluster.base_urls["openai"] + "/chat/completions", headers=AUTH,
-                           json={"model": "gpt-4o", "messages": messages})
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "part one"}, {"type": "text", "text": "two"}]}
+    ]
+    resp = await http.post(
+        cluster.base_urls["openai"] + "/chat/completions",
+        headers=AUTH,
+        json={"model": "gpt-4o", "messages": messages},
+    )
     assert resp.json()["choices"][0]["message"]["content"] == "[openai/gpt-4o] part one two"
-    bad = await http.post(cluster.base_urls["openai"] + "/chat/completions", headers=AUTH, json={"model": "x"})
+    bad = await http.post(
+        cluster.base_urls["openai"] + "/chat/completions", headers=AUTH, json={"model": "x"}
+    )
     assert bad.status_code == 400 and bad.json()["error"]["type"] == "invalid_request_error"
-    garbage = await http.post(cluster.base_urls["openai"] + "/chat/completions", headers=AUTH, content=b"{nope")
+    garbage = await http.post(
+        cluster.base_urls["openai"] + "/chat/completions", headers=AUTH, content=b"{nope"
+    )
     assert garbage.status_code == 400
 
 
@@ -173,8 +204,12 @@ async def test_content_parts_and_missing_fields(cluster, http):
 
 
 async def test_anthropic_messages(cluster, http):
-    body = {"model": "claude-3-5-haiku-20241022", "max_tokens": 100, "system": "be brief",
-            "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello Claude"}]}]}
+    body = {
+        "model": "claude-3-5-haiku-20241022",
+        "max_tokens": 100,
+        "system": "be brief",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "Hello Claude"}]}],
+    }
     resp = await http.post(cluster.base_urls["anthropic"] + "/messages", json=body, headers=ANTHROPIC_HEADERS)
     assert resp.status_code == 200
     assert resp.headers["request-id"].startswith("req_")
@@ -183,8 +218,11 @@ async def test_anthropic_messages(cluster, http):
     assert msg["content"] == [{"type": "text", "text": "[anthropic/claude-3-5-haiku-20241022] Hello Claude"}]
     assert msg["stop_reason"] == "end_turn" and msg["stop_sequence"] is None
     assert msg["usage"]["input_tokens"] == 4 and msg["usage"]["output_tokens"] == 3
-    short = await http.post(cluster.base_urls["anthropic"] + "/messages", json={**body, "max_tokens": 1},
-                            headers=ANTHROPIC_HEADERS)
+    short = await http.post(
+        cluster.base_urls["anthropic"] + "/messages",
+        json={**body, "max_tokens": 1},
+        headers=ANTHROPIC_HEADERS,
+    )
     assert short.json()["stop_reason"] == "max_tokens"
     assert short.json()["content"][0]["text"] == "[anthropic/claude-3-5-haiku-20241022]"
 
@@ -235,13 +273,20 @@ async def test_missing_key_is_401_in_provider_shape(cluster, http, provider):
         assert body["error"]["message"]
     if provider == "perplexity":
         assert body["error"]["code"] == 401
-    empty = await http.post(cluster.base_urls[provider] + "/chat/completions", json=chat_body(provider),
-                            headers={"authorization": "Bearer"})
+    empty = await http.post(
+        cluster.base_urls[provider] + "/chat/completions",
+        json=chat_body(provider),
+        headers={"authorization": "Bearer"},
+    )
     assert empty.status_code == 401
     with pytest.raises(openai.AuthenticationError):
-        async with openai.AsyncOpenAI(base_url=cluster.base_urls[provider], api_key="x", max_retries=0,
-                                      default_headers={"Authorization": "Basic abc"},
-                                      http_client=httpx.AsyncClient(trust_env=False)) as client:
+        async with openai.AsyncOpenAI(
+            base_url=cluster.base_urls[provider],
+            api_key="x",
+            max_retries=0,
+            default_headers={"Authorization": "Basic abc"},
+            http_client=httpx.AsyncClient(trust_env=False),
+        ) as client:
             await client.chat.completions.create(model=MODELS[provider], messages=ASK)
 
 
@@ -278,9 +323,13 @@ async def test_unknown_path_404(cluster, http):
 
 @pytest.mark.parametrize(
     ("provider", "model", "dim"),
-    [("openai", "text-embedding-3-small", 1536), ("openai", "text-embedding-3-large", 3072),
-     ("openai", "something-new", 1536), ("mistral", "mistral-embed", 1024),
-     ("together", "togethercomputer/m2-bert-80M-8k-retrieval", 768)],
+    [
+        ("openai", "text-embedding-3-small", 1536),
+        ("openai", "text-embedding-3-large", 3072),
+        ("openai", "something-new", 1536),
+        ("mistral", "mistral-embed", 1024),
+        ("together", "togethercomputer/m2-bert-80M-8k-retrieval", 768),
+    ],
 )
 async def test_embeddings(cluster, http, provider, model, dim):
     url = cluster.base_urls[provider] + "/embeddings"
@@ -305,17 +354,20 @@ async def test_embeddings_sdk_base64_and_dimensions(cluster, http):
     vec = np.array(resp.data[0].embedding)
     assert vec.shape == (1536,) and math.isclose(np.linalg.norm(vec), 1.0, rel_tol=1e-5)
     assert len(small.data[0].embedding) == 256
-    raw = await http.post(cluster.base_urls["openai"] + "/embeddings", headers=AUTH,
-                          json={"model": "text-embedding-3-small", "input": "hello world",
-                                "encoding_format": "base64"})
+    raw = await http.post(
+        cluster.base_urls["openai"] + "/embeddings",
+        headers=AUTH,
+        json={"model": "text-embedding-3-small", "input": "hello world", "encoding_format": "base64"},
+    )
     decoded = np.frombuffer(base64.b64decode(raw.json()["data"][0]["embedding"]), dtype="<f4")
     assert np.allclose(decoded, vec, atol=1e-6)
 
 
 @pytest.mark.parametrize("provider", ["deepseek", "groq", "perplexity"])
 async def test_no_embeddings_is_404_in_provider_shape(cluster, http, provider):
-    resp = await http.post(cluster.base_urls[provider] + "/embeddings", headers=AUTH,
-                           json={"model": "x", "input": "y"})
+    resp = await http.post(
+        cluster.base_urls[provider] + "/embeddings", headers=AUTH, json={"model": "x", "input": "y"}
+    )
     assert resp.status_code == 404
     assert "error" in resp.json()
 
@@ -422,7 +474,10 @@ async def _read_until_broken(http, cluster, provider, **extra):
     """POST a request, return (status, bytes received) and assert the body never completed."""
     url = cluster.base_urls[provider] + ("/messages" if provider == "anthropic" else "/chat/completions")
     if provider == "anthropic":
-        body, headers = {"model": "claude-x", "max_tokens": 50, "messages": ASK[1:], **extra}, ANTHROPIC_HEADERS
+        body, headers = (
+            {"model": "claude-x", "max_tokens": 50, "messages": ASK[1:], **extra},
+            ANTHROPIC_HEADERS,
+        )
     else:
         body, headers = chat_body(provider, **extra), AUTH
     received = b""
@@ -526,8 +581,9 @@ async def test_control_plane_in_process(cluster, http):
 def _drive_sync_sdk(sims, client):
     resp = client.chat.completions.create(model="gpt-4.1", messages=ASK)
     assert resp.choices[0].message.content.startswith("[openai/gpt-4.1]")
-    stream = client.chat.completions.create(model="gpt-4.1", messages=ASK, stream=True,
-                                            stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model="gpt-4.1", messages=ASK, stream=True, stream_options={"include_usage": True}
+    )
     assert [c for c in stream][-1].usage.total_tokens > 0
     emb = client.embeddings.create(model="text-embedding-3-large", input=["a", "b"])
     assert [len(d.embedding) for d in emb.data] == [3072, 3072]
@@ -550,8 +606,12 @@ def _drive_sync_sdk(sims, client):
 def test_subprocess_with_sync_sdk():
     with start_simulators_process() as sims:
         assert set(sims.base_urls) == set(PROVIDER_NAMES)
-        client = openai.OpenAI(base_url=sims.base_urls["openai"], api_key="sk-test", max_retries=0,
-                               http_client=httpx.Client(trust_env=False))
+        client = openai.OpenAI(
+            base_url=sims.base_urls["openai"],
+            api_key="sk-test",
+            max_retries=0,
+            http_client=httpx.Client(trust_env=False),
+        )
         try:
             _drive_sync_sdk(sims, client)
         finally:
