@@ -16,7 +16,10 @@ from .cluster import SimulatorCluster
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m app.simulators", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m app.simulators",
+        description="Run the LLM provider simulators and their control plane.",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--control-port", type=int, default=0, help="0 picks a free port")
     parser.add_argument(
