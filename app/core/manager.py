@@ -355,9 +355,14 @@ class PortkeyManager:
 
 
 def _unreadable_answer(response: httpx.Response, attempts: list[Attempt]) -> bool:
-    """True when the gateway failed on a provider answer that itself was a success."""
-    return (response.headers.get("x-portkey-gateway-exception") == "true"
-            and bool(attempts) and attempts[-1].ok)
+    """True when the gateway crashed on a provider answer that itself was a success.
+
+    The gateway then answers 500 "Something went wrong", flagged as a gateway exception or
+    without naming a served target, and does not fall back.
+    """
+    crashed = (response.headers.get("x-portkey-gateway-exception") == "true"
+               or "x-portkey-last-used-option-index" not in response.headers)
+    return response.status_code >= 500 and crashed and bool(attempts) and attempts[-1].ok
 
 
 def _retry_after(value: str | None) -> float | None:
