@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from app.core.providers import PROVIDERS
 from app.gateway import GatewayProcess
@@ -75,7 +75,7 @@ class Sandbox:
             self._sims_cm.__exit__(None, None, None)
             self._sims = None
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -48,8 +48,9 @@ socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 
 # Settings must come from the tests, never from a developer's .env or shell.
+_OWN_PREFIXES = (*(p.env_prefix + "_" for p in PROVIDERS.values()), "PORTKEY_")
 for _var in list(os.environ):
-    if _var.startswith(tuple(p.env_prefix + "_" for p in PROVIDERS.values())) or _var.startswith("PORTKEY_"):
+    if _var.startswith(_OWN_PREFIXES):
         del os.environ[_var]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

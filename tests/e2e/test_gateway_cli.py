@@ -37,7 +37,7 @@ def test_gateway_command_is_headless_loopback_and_stops_cleanly(sig):
         conn.request("GET", "/log/stream")
         assert conn.getresponse().status == 404  # headless: no unauthenticated log stream
         conn.close()
-        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], check=False, capture_output=True, text=True).stdout
         local_addresses = [line.split()[3] for line in listening.splitlines() if line.strip()]
         assert local_addresses == [f"127.0.0.1:{port}"]
         proc.send_signal(sig)
@@ -49,6 +49,6 @@ def test_gateway_command_is_headless_loopback_and_stops_cleanly(sig):
 
 
 def test_gateway_command_explains_a_missing_install(tmp_path):
-    result = subprocess.run([str(SOPHIA), "gateway"], capture_output=True, text=True,
+    result = subprocess.run([str(SOPHIA), "gateway"], check=False, capture_output=True, text=True,
                             env={"PATH": "/usr/bin:/bin", "SOPHIA_GATEWAY_DIR": str(tmp_path)}, timeout=60)
     assert result.returncode == 2 and "make setup" in result.stderr
