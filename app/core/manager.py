@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from app.cache import ResponseCache
 from app.core.attempts import read_attempts
 from app.core.errors import (
     AllProvidersFailedError,
@@ -69,6 +70,7 @@ class PortkeyManager:
             self.settings.gateway_url, timeout=self.settings.request_timeout, headers=headers
         )
         self._bridge = SyncBridge()
+        self.cache = ResponseCache.from_settings(self.settings)
 
     @property
     def gateway_url(self) -> str:
@@ -125,23 +127,38 @@ class PortkeyManager:
         metadata: Mapping[str, str] | None = None,
         cache: bool | None = None,
         refresh: bool = False,
+        semantic_cache: bool | None = None,
         **params: Any,
     ) -> ChatCompletion | CompletionStream:
         """Chat completion through the gateway. ``stream=True`` returns a CompletionStream.
 
         ``cache=False`` skips the response cache for this call; ``refresh=True`` ignores a cached
-        answer and stores the new one.
+        answer and stores the new one; ``semantic_cache`` turns the semantic cache on or off for
+        this call (None: as the settings say for the call's role).
         """
         checked = check_messages(messages)
         check_params(params)
         chain = self.chain(provider, model, fallbacks)
         trace_id = trace_id or new_trace_id()
         body = {"model": chain.primary.model, "messages": checked, **params}
+        plan = self.cache.completion_plan(chain, checked, params, metadata, cache=cache, refresh=refresh,
+                                          semantic=semantic_cache)
         if stream:
             body["stream"] = True
             body.setdefault("stream_options", {"include_usage": True})
-            return CompletionStream(lambda sink: self._stream(chain, body, trace_id, metadata, sink))
-        return await self._complete(chain, body, trace_id, metadata)
+            source = lambda sink: self._stream(chain, body, trace_id, metadata, sink)
+            if plan is not None:
+                source = plan.streamed(source, trace_id, lambda routing, started: self._report(
+                    "chat_stream", chain, trace_id, started, metadata, routing=routing))
+            return CompletionStream(source)
+        started = time.perf_counter()
+        if plan is not None and (hit := await plan.lookup(trace_id)) is not None:
+            self._report("chat", chain, trace_id, started, metadata, routing=hit.routing)
+            return hit
+        completion = await self._complete(chain, body, trace_id, metadata)
+        if plan is not None:
+            await plan.store(completion)
+        return completion
 
     def create_completion(self, provider: Any = None, model: str | None = None,
                           messages: Sequence[Mapping[str, Any]] | None = None, **kwargs: Any
@@ -257,23 +274,31 @@ class PortkeyManager:
 
     async def acreate_embedding(
         self,
-        input: str | Sequence[str],  # noqa: A002 - the OpenAI name
+        input: str | Sequence[str],
         provider: Any = None,
         model: str | None = None,
         *,
         batch_size: int = EMBEDDING_BATCH,
         trace_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        cache: bool | None = None,
+        refresh: bool = False,
     ) -> EmbeddingResponse:
         """Embeddings of one text or a list, split into batches sent concurrently.
 
         No cross-provider fallback: vectors of two models are not comparable, so a silent switch
-        would corrupt whatever stores them. Retries on the one target still apply.
+        would corrupt whatever stores them. Retries on the one target still apply. Cached per text:
+        only texts not in the cache are sent (``cache`` and ``refresh`` as for completions).
         """
         texts = check_embedding_input(input)
         chain = self.chain(provider, model, fallbacks=[], capability=Capability.EMBEDDING)
         trace_id = trace_id or new_trace_id()
         started = time.perf_counter()
+        plan = self.cache.embedding_plan(chain, texts, metadata, cache=cache, refresh=refresh)
+        if plan is not None and not (texts := await plan.lookup()):
+            result = await plan.merge(None, trace_id, started)
+            self._report("embedding", chain, trace_id, started, metadata, routing=result.routing)
+            return result
         semaphore = asyncio.Semaphore(EMBEDDING_CONCURRENCY)
         batches = [texts[i:i + batch_size] for i in range(0, len(texts), batch_size)]
 
@@ -309,13 +334,15 @@ class PortkeyManager:
                 provider=target.provider.name, model=target.model, fallback_used=False, attempts=attempts,
                 latency_ms=(time.perf_counter() - started) * 1000, usage=usage, trace_id=trace_id,
             )
+            if plan is not None:
+                result = await plan.merge(result, trace_id, started)
         except Exception as exc:
             self._report("embedding", chain, trace_id, started, metadata, error=exc)
             raise
         self._report("embedding", chain, trace_id, started, metadata, routing=result.routing)
         return result
 
-    def create_embedding(self, input: str | Sequence[str], provider: Any = None,  # noqa: A002
+    def create_embedding(self, input: str | Sequence[str], provider: Any = None,
                          model: str | None = None, **kwargs: Any) -> EmbeddingResponse:
         return self._bridge.run(self.acreate_embedding(input, provider, model, **kwargs))
 
@@ -352,6 +379,7 @@ class PortkeyManager:
 
     async def aclose(self) -> None:
         await self.transport.aclose()
+        await self.cache.aclose()
 
 
 def _unreadable_answer(response: httpx.Response, attempts: list[Attempt]) -> bool:

@@ -1,0 +1,79 @@
+"""Where cached answers live: the embedded default (a bounded in-process LRU with TTL).
+
+Backends store opaque bytes under string keys. They never raise on a lookup or a store: a broken
+store costs the caller its cache, never its request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+
+Clock = Callable[[], float]
+
+
+class CacheBackend(ABC):
+    name: str
+
+    @abstractmethod
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The value of each key, None where missing, expired or unreadable."""
+
+    @abstractmethod
+    async def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
+        """Store each value for ``ttl`` seconds."""
+
+    async def get(self, key: str) -> bytes | None:
+        return (await self.get_many([key]))[0]
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        await self.set_many({key: value}, ttl)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class MemoryBackend(CacheBackend):
+    """At most ``max_entries`` values; the least recently used goes first, expired ones on sight.
+
+    Thread-safe: the sync API drives the same manager from its bridge thread.
+    """
+
+    name = "memory"
+
+    def __init__(self, max_entries: int = 10_000, clock: Clock = time.monotonic) -> None:
+        self.max_entries = max_entries
+        self._clock = clock
+        self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        now = self._clock()
+        out: list[bytes | None] = []
+        with self._lock:
+            for key in keys:
+                entry = self._data.get(key)
+                if entry is None:
+                    out.append(None)
+                elif entry[0] <= now:
+                    del self._data[key]
+                    out.append(None)
+                else:
+                    self._data.move_to_end(key)
+                    out.append(entry[1])
+        return out
+
+    async def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
+        expires = self._clock() + ttl
+        with self._lock:
+            for key, value in items.items():
+                self._data[key] = (expires, value)
+                self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)

@@ -1,0 +1,113 @@
+"""The Redis backend: one cache shared by every instance of the service.
+
+One ``redis.asyncio`` client (and so one connection pool) per event loop, for the same reason as
+the gateway transport: a pool is bound to the loop it first ran on. When Redis fails, the
+operation counts as a miss (or a skipped store), one warning is logged for the whole outage, and
+Redis is left alone for ``retry_interval`` seconds so an outage costs at most one timeout per
+interval instead of one per request; the first operation that succeeds afterwards ends the outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from app.cache.backends import CacheBackend, Clock
+from app.cache.metrics import BACKEND_ERRORS
+
+log = logging.getLogger("app.cache")
+
+
+def redis_location(url: str) -> str:
+    """host:port of a Redis URL, without the password it may carry."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or '?'}:{parts.port or 6379}"
+
+
+class RedisBackend(CacheBackend):
+    name = "redis"
+
+    def __init__(self, url: str, *, timeout: float = 0.5, retry_interval: float = 1.0,
+                 clock: Clock = time.monotonic) -> None:
+        self.location = redis_location(url)
+        self.retry_interval = retry_interval
+        self._url = url
+        self._timeout = timeout
+        self._clock = clock
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._down = False
+        self._retry_at = 0.0
+
+    @property
+    def available(self) -> bool:
+        return not self._down
+
+    def _client(self) -> Any:  # a redis.asyncio.Redis, imported lazily
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            from redis.asyncio import Redis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            # No client-side retries: the cache would rather miss than make a request wait.
+            client = Redis.from_url(self._url, socket_timeout=self._timeout,
+                                    socket_connect_timeout=self._timeout, retry=Retry(NoBackoff(), 0))
+            self._clients[loop] = client
+        return client
+
+    def _paused(self) -> bool:
+        return self._down and self._clock() < self._retry_at
+
+    def _failed(self, operation: str, exc: Exception) -> None:
+        BACKEND_ERRORS.labels(self.name, operation).inc()
+        self._retry_at = self._clock() + self.retry_interval
+        if not self._down:
+            self._down = True
+            log.warning("redis cache at %s is unavailable (%s); requests go on uncached until it is back",
+                        self.location, type(exc).__name__)
+
+    def _succeeded(self) -> None:
+        if self._down:
+            self._down = False
+            log.info("redis cache at %s is back", self.location)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys or self._paused():
+            return [None] * len(keys)
+        from redis.exceptions import RedisError
+
+        try:
+            values = await self._client().mget(list(keys))
+        except (RedisError, OSError) as exc:
+            self._failed("get", exc)
+            return [None] * len(keys)
+        self._succeeded()
+        return list(values)
+
+    async def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
+        if not items or self._paused():
+            return
+        from redis.exceptions import RedisError
+
+        ttl_ms = max(1, int(ttl * 1000))
+        try:
+            async with self._client().pipeline(transaction=False) as pipe:
+                for key, value in items.items():
+                    pipe.set(key, value, px=ttl_ms)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self._failed("set", exc)
+            return
+        self._succeeded()
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
