@@ -22,6 +22,7 @@ from typing import Any
 from app.core.errors import GatewayUnavailableError
 from app.core.providers import PROVIDERS
 from app.core.redaction import redact
+from app.vectors.probes import milvus_probe, qdrant_probe, weaviate_probe
 
 PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
 StoreProbe = Callable[[], Awaitable[tuple[bool, str]]]
@@ -162,24 +163,7 @@ def _redis_probe(settings: Any) -> StoreProbe | None:
     return probe
 
 
-def _http_probe(url_field: str, path: str) -> Callable[[Any], StoreProbe | None]:
-    def make(settings: Any) -> StoreProbe | None:
-        url = getattr(settings, url_field)
-        if not url:
-            return None
-
-        async def probe() -> tuple[bool, str]:
-            import httpx
-
-            async with httpx.AsyncClient(timeout=3, trust_env=False) as client:
-                response = await client.get(url.rstrip("/") + path)
-            return response.is_success, f"HTTP {response.status_code} from {path}"
-
-        return probe
-
-    return make
-
-
 register_store_probe("redis", _redis_probe)
-register_store_probe("weaviate", _http_probe("weaviate_url", "/v1/.well-known/ready"))
-register_store_probe("qdrant", _http_probe("qdrant_url", "/readyz"))
+register_store_probe("qdrant", qdrant_probe)
+register_store_probe("weaviate", weaviate_probe)
+register_store_probe("milvus", milvus_probe)

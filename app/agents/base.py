@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,8 @@ from app.agents.results import ExecutionResult
 from app.agents.roles import chain_for
 from app.core.errors import InvalidRequestError
 from app.core.results import ChatCompletion
+from app.memory.agents import recall_into, remember_exchange, remember_profile
+from app.memory.store import AgentMemory
 
 _AGENT_NAMESPACE = uuid.UUID("6f1c3c52-3d0b-4c55-9a55-2a1f3f1d8e01")
 MAX_NAME = 100
@@ -81,10 +83,29 @@ class AgentFactoryBase:
     domain: str
     role_enum: type[Enum]
 
-    def __init__(self, manager: Any = None) -> None:
+    def __init__(self, manager: Any = None, memory: AgentMemory | None | Literal["settings"] = "settings") -> None:
+        """``memory``: "settings" builds the process's memory from the manager's settings (none when
+        MEMORY_ENABLED=false); pass an AgentMemory to use another, or None to run without memory."""
         self._manager = manager
+        self._memory = memory
+        self._profiled: set[str] = set()
         self._agents: dict[str, Agent] = {}
         self._lock = asyncio.Lock()
+
+    @property
+    def memory(self) -> AgentMemory | None:
+        if self._memory == "settings":
+            from app.memory.process import default_memory
+
+            self._memory = default_memory(self.manager.settings)
+        return self._memory
+
+    async def _publish_profile(self, agent: Agent) -> None:
+        """Upsert a new agent's profile into its system's collection (once per factory)."""
+        memory = self.memory
+        if memory is not None and agent.id not in self._profiled:
+            self._profiled.add(agent.id)
+            await remember_profile(memory, agent)
 
     @property
     def manager(self) -> Any:
@@ -131,8 +152,17 @@ class AgentFactoryBase:
             raise InvalidRequestError(f"agent must be an agent created by the {self.domain} factory")
         return agent
 
-    async def _execute(self, agent: Agent, messages: Sequence[Mapping[str, Any]], max_tokens: int,
-                       **params: Any) -> tuple[ExecutionResult, ChatCompletion]:
+    async def _execute(self, agent: Agent, messages: Sequence[Mapping[str, Any]], max_tokens: int, *,
+                       memory_query: str | None = None, **params: Any) -> tuple[ExecutionResult, ChatCompletion]:
+        """One call along the role's chain; with memory, the agent's relevant memories join the system
+        prompt and the exchange (``memory_query``, default the last user message, and the answer) is
+        remembered. Memory never fails the call."""
+        memory = self.memory
+        if memory_query is None:
+            memory_query = next((str(m.get("content") or "") for m in reversed(messages)
+                                 if m.get("role") == "user"), "")
+        if memory is not None:
+            messages = await recall_into(memory, agent, messages, memory_query)
         first, *rest = self.role_chain(agent.role)
         completion = await self.manager.acreate_completion(
             provider=first, messages=messages, fallbacks=rest, max_tokens=max_tokens,
@@ -144,10 +174,13 @@ class AgentFactoryBase:
         result = ExecutionResult(
             content=completion.content, provider=routing.provider, model=routing.model,
             fallback_used=routing.fallback_used, attempts=routing.attempts, latency_ms=routing.latency_ms,
-            usage=usage, cost_usd=cost_usd(routing.provider, routing.model, usage.prompt_tokens,
-                                           usage.completion_tokens),
+            usage=usage,
+            cost_usd=0.0 if routing.cached else cost_usd(routing.provider, routing.model, usage.prompt_tokens,
+                                                         usage.completion_tokens),  # a hit costs nothing
             cached=routing.cached, trace_id=routing.trace_id, agent_id=agent.id, role=agent.role,
         )
+        if memory is not None:
+            await remember_exchange(memory, agent, memory_query, result.content)
         return result, completion
 
 

@@ -39,7 +39,9 @@ class ArtemisFactory(AgentFactoryBase):
 
     async def create_agent_with_portkey(self, name: str, role: TechnicalAgentRole | str,
                                         specialty: str = "general") -> Agent:
-        return self._register(name, role, specialty, "specialty")
+        agent = self._register(name, role, specialty, "specialty")
+        await self._publish_profile(agent)  # into artemis_tactical
+        return agent
 
     async def execute_with_portkey(self, agent: Agent, prompt: str, max_tokens: int = 2000,
                                    **params: Any) -> ExecutionResult:

@@ -20,6 +20,7 @@ from app.agents.results import BusinessInsight, ExecutionResult, parse_insight
 from app.agents.roles import role_key
 from app.core.errors import InvalidRequestError
 from app.health import health_checker
+from app.memory.agents import remember_insight
 
 __all__ = ["BusinessAgentRole", "BusinessInsight", "ExecutionResult", "SophiaFactory", "get_portkey_sophia_factory"]
 
@@ -43,7 +44,9 @@ class SophiaFactory(AgentFactoryBase):
 
     async def create_business_agent(self, name: str, role: BusinessAgentRole | str,
                                     business_domain: str = "general") -> Agent:
-        return self._register(name, role, business_domain, "business_domain")
+        agent = self._register(name, role, business_domain, "business_domain")
+        await self._publish_profile(agent)  # into sophia_knowledge
+        return agent
 
     async def generate_business_insight(self, agent: Agent, query: str,
                                         context: Mapping[str, Any] | None = None,
@@ -64,9 +67,12 @@ class SophiaFactory(AgentFactoryBase):
         user = f"Question: {query}\nContext (JSON): {context_text}\nRespond with the JSON object only."
         messages = [{"role": "system", "content": agent.system_prompt}, {"role": "user", "content": user}]
         params.setdefault("temperature", 0.3)
-        execution, completion = await self._execute(agent, messages, max_tokens, **params)
+        execution, completion = await self._execute(agent, messages, max_tokens, memory_query=query, **params)
         citations = [str(c) for c in (completion.model_extra or {}).get("citations") or []]
-        return parse_insight(execution, citations)
+        insight = parse_insight(execution, citations)
+        if self.memory is not None:
+            await remember_insight(self.memory, agent, query, insight)  # into sophia_knowledge
+        return insight
 
     async def health_check(self, force: bool = False) -> dict[str, Any]:
         chains = {role_key(self.domain, r.value): self.role_chain(r.value) for r in BusinessAgentRole}
