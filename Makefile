@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SOPHIA := $(VENV)/bin/sophia
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-unit bench lint clean
+.PHONY: setup run demo test test-unit bench lint clean
 
 setup: $(VENV)/.installed gateway/node_modules/.installed
 
@@ -19,7 +19,12 @@ gateway/node_modules/.installed: gateway/package.json gateway/package-lock.json
 	cd gateway && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The service on embedded defaults: local gateway, simulators (SANDBOX) for every provider without a key
+# in .env or the environment, embedded cache and Qdrant, SQLite analytics. Prints the dashboard URL.
 run: setup
+	$(SOPHIA) serve --embedded
+
+demo: setup
 	$(SOPHIA) sandbox --demo
 
 test: setup

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +53,12 @@ _OWN_PREFIXES = (*(p.env_prefix + "_" for p in PROVIDERS.values()), "PORTKEY_")
 for _var in list(os.environ):
     if _var.startswith(_OWN_PREFIXES):
         del os.environ[_var]
+
+# Embedded stores write under the working directory by default; tests keep them in a temp folder.
+# Memory is off unless a test turns it on (memory tests build their own stores): the model load and
+# the recall/remember steps would otherwise slow every agent test.
+os.environ.setdefault("QDRANT_PATH", tempfile.mkdtemp(prefix="sophia-qdrant-"))
+os.environ.setdefault("MEMORY_ENABLED", "false")
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

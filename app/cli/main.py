@@ -1,12 +1,14 @@
-"""`sophia`: run the gateway, the sandbox and (later) the service; check and inspect the system."""
+"""`sophia`: set up, check, run (gateway, sandbox, service) and inspect the routing layer."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -14,11 +16,40 @@ from rich.console import Console
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sophia Intel AI routing layer.")
 console = Console()
 err_console = Console(stderr=True)
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+def _fail_on_config_error(run: object) -> int:
+    """Run ``run()``; a ConfigurationError prints its message (naming the variables) and exits 2."""
+    from app.core.errors import ConfigurationError
+
+    try:
+        return run()  # type: ignore[operator]
+    except ConfigurationError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        return 2
+
+
+@app.command(context_settings=_PASS_THROUGH)
+def setup(ctx: typer.Context) -> None:
+    """Write .env with your Portkey and provider keys (same options as scripts/setup_portkey_keys.py; --help)."""
+    from app.cli.setup_keys import main as setup_main
+
+    raise typer.Exit(setup_main(ctx.args))
+
+
+@app.command(context_settings=_PASS_THROUGH)
+def check(ctx: typer.Context) -> None:
+    """The six integration checks (same options as scripts/test_portkey_integration.py, e.g. --sandbox)."""
+    from app.cli.integration_check import main as check_main
+
+    raise typer.Exit(check_main(ctx.args))
 
 
 @app.command()
-def gateway(port: int = typer.Option(8787, help="Port on 127.0.0.1."),
-            host: str = typer.Option("127.0.0.1", help="Interface to bind; loopback unless you mean it.")) -> None:
+def gateway(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8787,
+            host: Annotated[str, typer.Option(help="Interface to bind; loopback unless you mean it.")] = "127.0.0.1",
+            ) -> None:
     """Run the pinned Portkey gateway in the foreground, headless, until SIGTERM or Ctrl-C."""
     from app.core.errors import ConfigurationError
     from app.gateway import GATEWAY_VERSION, gateway_command
@@ -34,9 +65,9 @@ def gateway(port: int = typer.Option(8787, help="Port on 127.0.0.1."),
 
 
 @app.command()
-def sandbox(demo: bool = typer.Option(False, help="Run the spec example and a forced fallback, then exit."),
-            port: int = typer.Option(0, help="Gateway port (0: a free one)."),
-            log_dir: Path | None = typer.Option(None, help="Where the gateway writes its log.")) -> None:
+def sandbox(demo: Annotated[bool, typer.Option(help="Run the spec example and a forced fallback, then exit.")] = False,
+            port: Annotated[int, typer.Option(help="Gateway port (0: a free one).")] = 0,
+            log_dir: Annotated[Path | None, typer.Option(help="Where the gateway writes its log.")] = None) -> None:
     """Start the gateway and provider simulators on loopback and print the environment to use."""
     from app.sandbox import Sandbox
 
@@ -60,6 +91,54 @@ def sandbox(demo: bool = typer.Option(False, help="Run the spec example and a fo
         stop.wait()
     finally:
         box.stop()
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option(help="Interface (default SOPHIA_HOST, 127.0.0.1).")] = None,
+          port: Annotated[int | None, typer.Option(help="Port (default SOPHIA_PORT, 8000).")] = None,
+          embedded: Annotated[bool, typer.Option(
+              help="Start a local gateway, with simulators for every provider that has no key (SANDBOX).")] = False,
+          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info") -> None:
+    """Run the HTTP service: OpenAI-compatible API, agents, health, metrics and the dashboard."""
+    from app.service.server import serve as run_service
+
+    raise typer.Exit(_fail_on_config_error(lambda: run_service(host, port, embedded, console, log_level) or 0))
+
+
+@app.command()
+def health(as_json: Annotated[bool, typer.Option("--json", help="Print the raw report.")] = False) -> None:
+    """Probe every configured provider and store; exit 1 when the system is down."""
+    from app.cli.ops import health as run_health
+
+    raise typer.Exit(_fail_on_config_error(lambda: asyncio.run(run_health(console, as_json))))
+
+
+@app.command()
+def ask(prompt: Annotated[str, typer.Argument(help="The prompt.")],
+        model: Annotated[str, typer.Option("--model", "-m",
+                                           help="<provider>/<model>, <provider> or <domain>/<role>.")]
+        = "artemis/code_reviewer",
+        stream: Annotated[bool, typer.Option(help="Print the answer as it arrives.")] = False,
+        max_tokens: Annotated[int | None, typer.Option(help="Limit the answer's length.")] = None) -> None:
+    """Send one prompt to a role's chain or a provider, and show who answered."""
+    from app.cli.ops import ask as run_ask
+    from app.core.errors import SophiaError
+
+    try:
+        code = _fail_on_config_error(lambda: asyncio.run(run_ask(console, prompt, model, stream, max_tokens)))
+    except SophiaError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        code = 1
+    raise typer.Exit(code)
+
+
+@app.command()
+def stats(hours: Annotated[float, typer.Option(help="How far back to look.")] = 24.0,
+          as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False) -> None:
+    """Provider performance from the request analytics (SQLite, or DATABASE_URL)."""
+    from app.cli.ops import stats as run_stats
+
+    raise typer.Exit(_fail_on_config_error(lambda: asyncio.run(run_stats(console, hours, as_json))))
 
 
 def main() -> None:

@@ -1,0 +1,270 @@
+"""The request-record store: SQLAlchemy async over aiosqlite (default) or asyncpg (DATABASE_URL).
+
+Writes never slow a request: observers only enqueue, and one background task inserts in batches.
+A database that fails degrades analytics alone: one warning per failure streak, the lost rows
+counted in ``sophia_analytics_rows_dropped``, requests unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table, cast, func, insert, select
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.analytics import metrics
+from app.analytics.records import RequestRecord, record_from_call
+from app.core.errors import ConfigurationError
+from app.core.observation import CallRecord
+
+log = logging.getLogger("app.analytics")
+
+SQLITE_FILE = "analytics.db"
+QUEUE_SIZE = 10_000
+BATCH = 500
+# Calls made by the health checker are probes, not traffic: they would distort every chart.
+_SKIPPED_PURPOSES = {"health"}
+
+
+def database_url(settings: Any) -> str:
+    """The SQLAlchemy async URL: DATABASE_URL with its async driver, or SQLite in SOPHIA_DATA_DIR."""
+    raw = settings.database_url.get_secret_value() if settings.database_url else ""
+    if not raw:
+        return f"sqlite+aiosqlite:///{Path(getattr(settings, 'sophia_data_dir', '.sophia')) / SQLITE_FILE}"
+    for plain, driver in (("postgresql://", "postgresql+asyncpg://"), ("postgres://", "postgresql+asyncpg://"),
+                          ("sqlite://", "sqlite+aiosqlite://")):
+        if raw.startswith(plain):
+            return driver + raw[len(plain):]
+    return raw
+
+
+def _table(metadata: MetaData, prefix: str) -> Table:
+    return Table(
+        f"{prefix}requests", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("ts", Float, nullable=False, index=True),
+        Column("kind", String(16), nullable=False),
+        Column("trace_id", String(64), nullable=False),
+        Column("domain", String(32)),
+        Column("agent_id", String(64)),
+        Column("role", String(64)),
+        Column("requested", String(200), nullable=False),
+        Column("requested_provider", String(32), nullable=False),
+        Column("provider", String(32)),
+        Column("model", String(200)),
+        Column("served_index", Integer),
+        Column("fallback_used", Boolean, nullable=False),
+        Column("latency_ms", Float, nullable=False),
+        Column("prompt_tokens", Integer, nullable=False),
+        Column("completion_tokens", Integer, nullable=False),
+        Column("cost_usd", Float),
+        Column("cache_status", String(16)),
+        Column("error_class", String(64)),
+        Column("attempts", String(2000), nullable=False),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStats:
+    provider: str
+    requests: int
+    errors: int
+    fallbacks: int
+    cache_hits: int
+    avg_latency_ms: float
+    max_latency_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+class AnalyticsStore:
+    def __init__(self, url: str, *, table_prefix: str = "sophia_") -> None:
+        self.url = url
+        self._metadata = MetaData()
+        self.table = _table(self._metadata, table_prefix)
+        self._engine: AsyncEngine | None = None
+        self._queue: asyncio.Queue[RequestRecord] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._failing = False
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kwargs: Any) -> AnalyticsStore:
+        return cls(database_url(settings), **kwargs)
+
+    @property
+    def backend(self) -> str:
+        return self.url.split(":", 1)[0].split("+", 1)[0]
+
+    def _sqlite_path(self) -> Path | None:
+        prefix = "sqlite+aiosqlite:///"
+        if self.url.startswith(prefix) and ":memory:" not in self.url:
+            return Path(self.url[len(prefix):])
+        return None
+
+    async def start(self) -> AnalyticsStore:
+        """Create the table if needed and start the writer. A database that is down is logged, not raised."""
+        path = self._sqlite_path()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._engine = create_async_engine(self.url, pool_pre_ping=True)
+        except (ArgumentError, ImportError) as exc:  # a malformed URL, or a driver that is not installed
+            raise ConfigurationError(
+                f"DATABASE_URL is not a usable database URL ({type(exc).__name__}); use "
+                "postgresql://user:password@host:5432/db or sqlite:///path/to/file.db",
+                env_vars=["DATABASE_URL"],
+            ) from None
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue(QUEUE_SIZE)
+        try:
+            await self.create_table()
+        except Exception as exc:  # noqa: BLE001 - analytics degrade, the service starts anyway
+            self._warn(exc)
+        self._writer = asyncio.create_task(self._write_loop(), name="analytics-writer")
+        return self
+
+    async def create_table(self) -> None:
+        assert self._engine is not None
+        async with self._engine.begin() as conn:
+            await conn.run_sync(self._metadata.create_all)
+
+    async def drop_table(self) -> None:
+        assert self._engine is not None
+        async with self._engine.begin() as conn:
+            await conn.run_sync(self._metadata.drop_all)
+
+    # ----- writing ------------------------------------------------------------------------------
+
+    def observe(self, record: CallRecord) -> None:
+        """Manager observer: enqueue one row; never blocks, never raises.
+
+        The sync API runs calls on the sync bridge's thread, so rows are handed to the store's loop.
+        """
+        if record.metadata.get("purpose") in _SKIPPED_PURPOSES:
+            return
+        self.submit(record_from_call(record))
+
+    def submit(self, row: RequestRecord) -> None:
+        loop, queue = self._loop, self._queue
+        if loop is None or queue is None or loop.is_closed():
+            metrics.DROPPED.labels("not_started").inc()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._put(row)
+        else:
+            loop.call_soon_threadsafe(self._put, row)
+
+    def _put(self, row: RequestRecord) -> None:
+        assert self._queue is not None
+        try:
+            self._queue.put_nowait(row)
+        except asyncio.QueueFull:
+            metrics.DROPPED.labels("queue_full").inc()
+
+    async def _write_loop(self) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                await self._insert(batch)
+                metrics.WRITTEN.inc(len(batch))
+                if self._failing:
+                    log.warning("analytics database is writable again")
+                self._failing = False
+            except Exception as exc:  # noqa: BLE001
+                metrics.DROPPED.labels("database_error").inc(len(batch))
+                self._warn(exc)
+            finally:
+                for _ in batch:
+                    queue.task_done()
+
+    async def _insert(self, batch: list[RequestRecord]) -> None:
+        assert self._engine is not None
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(self.table), [r.as_row() for r in batch])
+
+    def _warn(self, exc: BaseException) -> None:
+        if not self._failing:
+            # The URL may hold a password: name the backend and the error class only.
+            log.warning("analytics database (%s) failed: %s; requests go on, records are dropped",
+                        self.backend, type(exc).__name__)
+        self._failing = True
+
+    async def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every queued record has been written (or dropped)."""
+        if self._queue is not None:
+            await asyncio.wait_for(self._queue.join(), timeout)
+
+    async def aclose(self) -> None:
+        if self._writer is not None:
+            try:
+                await self.flush()
+            except TimeoutError:
+                log.warning("analytics: %d records not written at shutdown", self._queue.qsize() if self._queue else 0)
+            self._writer.cancel()
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                pass
+            self._writer = None
+        self._loop = self._queue = None
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    # ----- reading ------------------------------------------------------------------------------
+
+    async def provider_stats(self, since: float) -> list[ProviderStats]:
+        """Per-provider performance since ``since`` (unix time); failed calls count for the requested one."""
+        assert self._engine is not None
+        t = self.table
+        who = func.coalesce(t.c.provider, t.c.requested_provider)
+        query = (
+            select(
+                who.label("provider"), func.count().label("requests"),
+                func.count(t.c.error_class).label("errors"),
+                func.sum(cast(t.c.fallback_used, Integer)).label("fallbacks"),
+                func.count(t.c.cache_status).label("cache_hits"),
+                func.avg(t.c.latency_ms), func.max(t.c.latency_ms),
+                func.sum(t.c.prompt_tokens), func.sum(t.c.completion_tokens),
+                func.coalesce(func.sum(t.c.cost_usd), 0.0),
+            )
+            .where(t.c.ts >= since)
+            .group_by(who)
+            .order_by(func.count().desc())
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            ProviderStats(str(r[0]), int(r[1]), int(r[2]), int(r[3] or 0), int(r[4]), float(r[5] or 0),
+                          float(r[6] or 0), int(r[7] or 0), int(r[8] or 0), float(r[9] or 0))
+            for r in rows
+        ]
+
+    async def rows_since(self, since: float, limit: int = 50_000) -> list[dict[str, Any]]:
+        """The newest ``limit`` rows since ``since``, oldest first (for charts)."""
+        assert self._engine is not None
+        t = self.table
+        query = select(t).where(t.c.ts >= since).order_by(t.c.ts.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [dict(r) for r in reversed(rows)]
+
+    async def count(self) -> int:
+        assert self._engine is not None
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(self.table))).scalar_one())

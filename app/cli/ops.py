@@ -1,0 +1,103 @@
+"""The bodies of ``sophia health``, ``sophia ask`` and ``sophia stats`` (rich output)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+
+async def health(console: Console, as_json: bool) -> int:
+    from app.artemis.portkey_unified_factory import ArtemisFactory
+    from app.core.manager import PortkeyManager
+    from app.service.health_report import combined_health
+    from app.sophia.portkey_unified_factory import SophiaFactory
+
+    manager = PortkeyManager()
+    try:
+        with console.status("probing every configured provider through the gateway"):
+            report = await combined_health(ArtemisFactory(manager), SophiaFactory(manager), force=True)
+    finally:
+        await manager.aclose()
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        colour = {"operational": "green", "degraded": "yellow", "down": "red"}[report["status"]]
+        console.print(f"status: [bold {colour}]{report['status']}[/]  gateway {report['details']['gateway']['url']}")
+        table = Table("provider", "ok", "latency", "reason")
+        for name, check in report["details"]["providers"].items():
+            latency = f"{check['latency_ms']:.0f} ms" if "latency_ms" in check else ""
+            table.add_row(name, "✅" if check["ok"] else "❌", latency, escape(check["reason"]))
+        for name, check in report["details"]["vector_databases"].items():
+            table.add_row(f"store: {name}", "✅" if check["ok"] else "❌", "", escape(check["reason"]))
+        console.print(table)
+    return 1 if report["status"] == "down" else 0
+
+
+async def ask(console: Console, prompt: str, model: str, stream: bool, max_tokens: int | None) -> int:
+    from app.analytics import AnalyticsStore
+    from app.core.manager import PortkeyManager
+    from app.service.models import resolve_model
+
+    manager = PortkeyManager()
+    analytics = await AnalyticsStore.from_settings(manager.settings).start()
+    manager.observers.add(analytics.observe)
+    try:
+        route = resolve_model(model, manager.settings)
+        params = {"max_tokens": max_tokens} if max_tokens else {}
+        result = await manager.acreate_completion(provider=route.provider, fallbacks=route.fallbacks,
+                                                  messages=[{"role": "user", "content": prompt}], stream=stream,
+                                                  metadata=route.metadata or None, **params)
+        if stream:
+            async for chunk in result:
+                console.print(escape(chunk.text), end="", soft_wrap=True)
+            console.print()
+        else:
+            console.print(escape(result.content))
+        routing = result.routing
+        from app.agents.pricing import cost_usd
+
+        cost = cost_usd(routing.provider, routing.model, routing.usage.prompt_tokens, routing.usage.completion_tokens)
+        console.print(f"[dim]{routing.provider}/{escape(routing.model)}"
+                      f"{' (fallback)' if routing.fallback_used else ''} · {routing.latency_ms:.0f} ms · "
+                      f"{routing.usage.total_tokens} tokens"
+                      f"{f' · ${cost:.5f}' if cost is not None else ''} · trace {routing.trace_id}[/]")
+    finally:
+        await analytics.aclose()
+        await manager.aclose()
+    return 0
+
+
+async def stats(console: Console, hours: float, as_json: bool) -> int:
+    from app.analytics import AnalyticsStore
+    from app.core.settings import get_settings
+
+    store = await AnalyticsStore.from_settings(get_settings()).start()
+    try:
+        rows = await store.provider_stats(time.time() - hours * 3600)
+    finally:
+        await store.aclose()
+    if as_json:
+        print(json.dumps([_row_dict(r) for r in rows], indent=2))
+        return 0
+    table = Table("provider", "requests", "errors", "fallbacks", "cache hits", "avg ms", "max ms", "tokens",
+                  "cost (USD)", title=f"Provider performance, last {hours:g} h ({store.backend})")
+    for r in rows:
+        table.add_row(r.provider, str(r.requests), str(r.errors), str(r.fallbacks), str(r.cache_hits),
+                      f"{r.avg_latency_ms:.0f}", f"{r.max_latency_ms:.0f}",
+                      str(r.prompt_tokens + r.completion_tokens), f"{r.cost_usd:.5f}")
+    if not rows:
+        console.print(f"no requests recorded in the last {hours:g} h")
+    else:
+        console.print(table)
+    return 0
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(row)

@@ -1,0 +1,79 @@
+"""The FastAPI application: ``create_app()`` wires routes; the lifespan owns everything that lives.
+
+The lifespan builds the manager, both factories, the analytics store and the limiter, hooks
+telemetry and analytics onto the manager's observers, runs background health probes, and on
+shutdown cancels the background tasks, flushes analytics and closes the gateway client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.analytics import AnalyticsStore
+from app.artemis.portkey_unified_factory import ArtemisFactory
+from app.core.manager import PortkeyManager
+from app.core.settings import get_settings
+from app.service import agent_routes, errors, openai_routes, ops_routes
+from app.service.config import ServiceConfig
+from app.service.security import Authenticator, BodyLimitMiddleware, RateLimiter
+from app.service.state import ServiceState
+from app.sophia.portkey_unified_factory import SophiaFactory
+from app.telemetry import TelemetryObserver
+
+log = logging.getLogger("app.service")
+
+
+async def _health_loop(state: ServiceState, interval: float) -> None:
+    while True:
+        try:
+            await ops_routes.check_health(state, force=True)
+        except Exception as exc:  # noqa: BLE001 - the probe loop must outlive any one failure
+            log.warning("background health check failed: %s", type(exc).__name__)
+        await asyncio.sleep(interval)  # a period between probes, not synchronisation
+
+
+def create_app(settings: Any = None, config: ServiceConfig | None = None) -> FastAPI:
+    """The service. ``settings`` defaults to the environment and ``.env``; ``config`` to the settings'."""
+    settings = settings if settings is not None else get_settings()
+    config = (config or ServiceConfig.from_settings(settings)).checked()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        manager = PortkeyManager(settings)
+        analytics = await AnalyticsStore.from_settings(settings, table_prefix=config.analytics_table_prefix).start()
+        manager.observers.add(TelemetryObserver())
+        manager.observers.add(analytics.observe)
+        state = ServiceState(
+            config=config, manager=manager, artemis=ArtemisFactory(manager), sophia=SophiaFactory(manager),
+            analytics=analytics, auth=Authenticator(config.api_keys, config.auth_enabled),
+            limiter=RateLimiter(config.rate_limit, settings.redis_url, config.rate_limit_namespace),
+            started_at=time.time(),
+        )
+        if config.health_interval > 0:
+            state.background.append(asyncio.create_task(_health_loop(state, config.health_interval),
+                                                        name="health-probes"))
+        app.state.sophia = state
+        try:
+            yield
+        finally:
+            for task in state.background:
+                task.cancel()
+            await asyncio.gather(*state.background, return_exceptions=True)
+            await analytics.aclose()
+            await manager.aclose()
+
+    app = FastAPI(title="Sophia Intel AI routing layer", version=ops_routes.package_version(),
+                  lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    errors.install(app)
+    app.include_router(openai_routes.router)
+    app.include_router(agent_routes.router)
+    app.include_router(ops_routes.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
+    return app

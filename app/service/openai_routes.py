@@ -1,0 +1,114 @@
+"""OpenAI-compatible endpoints: chat completions (plain and SSE streams), embeddings, models."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict
+
+from app.core.errors import InvalidRequestError, StreamInterruptedError
+from app.core.manager import new_trace_id
+from app.core.results import ChatCompletionChunk, RoutingInfo, as_dict
+from app.core.streaming import CompletionStream
+from app.service.deps import rate_limited
+from app.service.errors import describe, error_body
+from app.service.models import list_models, resolve_model
+from app.service.state import StateDep
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(rate_limited)])
+
+# Fields of OpenAI's request that the gateway receives as they are; the rest is ours to handle.
+_OURS = {"model", "messages", "stream", "stream_options", "fallbacks"}
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str
+    messages: list[dict[str, Any]]
+    stream: bool = False
+    fallbacks: list[str] | None = None
+    """Our extension: the targets after ``model`` (``[]``: none); default, the provider's usual fallbacks."""
+
+
+class EmbeddingRequest(BaseModel):
+    model: str
+    input: str | list[str]
+    encoding_format: str = "float"
+
+
+def _routing_headers(routing: RoutingInfo | None, trace_id: str) -> dict[str, str]:
+    headers = {"x-sophia-trace-id": trace_id}
+    if routing is not None:
+        headers.update({"x-sophia-provider": routing.provider, "x-sophia-model": routing.model,
+                        "x-sophia-fallback": str(routing.fallback_used).lower()})
+    return headers
+
+
+@router.post("/chat/completions")
+async def chat_completions(body: ChatRequest, state: StateDep) -> Any:
+    route = resolve_model(body.model, state.manager.settings)
+    params = {k: v for k, v in (body.model_extra or {}).items() if k not in _OURS}
+    trace_id = new_trace_id()
+    result = await state.manager.acreate_completion(
+        provider=route.provider, fallbacks=route.fallbacks if body.fallbacks is None else body.fallbacks,
+        messages=body.messages, stream=body.stream,
+        trace_id=trace_id, metadata=route.metadata or None, **params,
+    )
+    if not isinstance(result, CompletionStream):
+        return JSONResponse(as_dict(result), headers=_routing_headers(result.routing, trace_id))
+    # Wait for the first chunk so that a chain failing before any content is an HTTP error status.
+    try:
+        first = await result.__anext__()
+    except StopAsyncIteration:
+        first = None
+    return StreamingResponse(_sse(result, first), media_type="text/event-stream",
+                             headers={**_routing_headers(None, trace_id), "cache-control": "no-cache"})
+
+
+async def _sse(stream: CompletionStream, first: ChatCompletionChunk | None) -> AsyncIterator[str]:
+    try:
+        if first is not None:
+            yield _event(first.model_dump(exclude_none=True))
+        async for chunk in stream:
+            yield _event(chunk.model_dump(exclude_none=True))
+    except Exception as exc:  # noqa: BLE001 - reported to the client as an error event
+        # Never a fake [DONE]: the client must see that the answer is incomplete.
+        status, code, extra = describe(exc)
+        if isinstance(exc, StreamInterruptedError):
+            extra["partial_chars"] = len(exc.partial_text)
+        yield _event(error_body(status, str(exc), code=code, **extra))
+        return
+    finally:
+        await stream.aclose()
+    yield "data: [DONE]\n\n"
+
+
+def _event(payload: dict[str, Any]) -> str:
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
+
+
+@router.post("/embeddings")
+async def embeddings(body: EmbeddingRequest, state: StateDep) -> Any:
+    route = resolve_model(body.model, state.manager.settings)
+    if route.metadata:
+        raise InvalidRequestError(f"{body.model} is a chat role; embeddings need '<provider>/<embedding model>'")
+    result = await state.manager.acreate_embedding(body.input, provider=route.provider)
+    payload = as_dict(result)
+    if body.encoding_format == "base64":
+        # The OpenAI SDK asks for base64 by default: little-endian float32, as OpenAI sends it.
+        for item in payload["data"]:
+            vector = item["embedding"]
+            item["embedding"] = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    trace_id = result.routing.trace_id if result.routing else ""
+    return JSONResponse(payload, headers=_routing_headers(result.routing, trace_id))
+
+
+@router.get("/models")
+async def models(state: StateDep) -> dict[str, Any]:
+    return {"object": "list", "data": list_models(state.manager.router)}

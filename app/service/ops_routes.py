@@ -1,0 +1,81 @@
+"""Operations: health, Prometheus metrics, the dashboard page and its JSON feed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+import app.vectors.metrics  # noqa: F401 - so /metrics lists the vector-store series before the first call
+from app.analytics.timeline import build_timeline
+from app.service.dashboard_page import render_dashboard
+from app.service.deps import authenticated
+from app.service.health_report import combined_health
+from app.service.state import ServiceState, StateDep
+from app.telemetry import record_health
+
+router = APIRouter()
+
+
+def package_version() -> str:
+    try:
+        return version("sophia-intel-ai")
+    except PackageNotFoundError:
+        return "dev"
+
+
+async def check_health(state: ServiceState, force: bool = False) -> dict[str, Any]:
+    report = await combined_health(state.artemis, state.sophia, force)
+    state.last_health = report
+    record_health(report)
+    return report
+
+
+@router.get("/health", dependencies=[Depends(authenticated)])
+async def health(state: StateDep, force: bool = False) -> JSONResponse:
+    report = await check_health(state, force)
+    return JSONResponse(report, status_code=503 if report["status"] == "down" else 200)
+
+
+@router.get("/metrics", dependencies=[Depends(authenticated)])
+async def metrics() -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def dashboard(state: StateDep) -> HTMLResponse:
+    # The page itself holds no data (the script fetches it with the caller's token), so it is open.
+    return HTMLResponse(render_dashboard(state.config.sandboxed, package_version()))
+
+
+@router.get("/api/dashboard", dependencies=[Depends(authenticated)])
+async def dashboard_data(state: StateDep,
+                         minutes: Annotated[int, Query(ge=1, le=7 * 24 * 60)] = 60) -> dict[str, Any]:
+    until = time.time()
+    since = until - minutes * 60
+    bucket = max(10, (minutes * 60) // 60)  # about 60 points per chart
+    analytics_error = None
+    try:
+        rows, stats = await asyncio.gather(state.analytics.rows_since(since),
+                                           state.analytics.provider_stats(since))
+    except Exception as exc:  # noqa: BLE001 - a broken analytics database empties the charts, nothing more
+        rows, stats, analytics_error = [], [], f"analytics database unavailable ({type(exc).__name__})"
+    health = None
+    if state.last_health is not None:
+        health = {"status": state.last_health["status"], "checked_at": state.last_health["details"]["checked_at"],
+                  "providers": state.last_health["details"]["providers"]}
+    return {
+        "timeline": build_timeline(rows, since, until, bucket),
+        "providers": [{"name": s.provider, "requests": s.requests, "errors": s.errors, "fallbacks": s.fallbacks,
+                       "cache_hits": s.cache_hits, "avg_latency_ms": s.avg_latency_ms,
+                       "tokens": s.prompt_tokens + s.completion_tokens, "cost_usd": s.cost_usd} for s in stats],
+        "health": health,
+        "sandbox": list(state.config.sandboxed),
+        "analytics_backend": state.analytics.backend,
+        "analytics_error": analytics_error,
+    }

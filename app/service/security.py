@@ -1,0 +1,137 @@
+"""Bearer-token auth, per-caller rate limits (moving window) and a request body size limit.
+
+Rate limits live in Redis when REDIS_URL is set, so every instance behind a load balancer counts
+against the same window; otherwise in this process's memory. A limiter store that fails lets the
+request through (one warning): losing rate limiting must not take the API down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import time
+from collections.abc import Iterable
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.service.errors import error_body
+
+log = logging.getLogger("app.service")
+
+
+class Unauthorized(Exception):
+    pass
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int, limit: str) -> None:
+        super().__init__(f"rate limit of {limit} exceeded; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:24]
+
+
+class Authenticator:
+    """Checks ``Authorization: Bearer <token>`` against SOPHIA_API_KEYS, in constant time."""
+
+    def __init__(self, tokens: Iterable[str], enabled: bool) -> None:
+        self._digests = [hashlib.sha256(t.encode()).digest() for t in tokens]
+        self.enabled = enabled
+
+    def identify(self, authorization: str | None, client_ip: str) -> str:
+        """The rate-limit identity of a caller (a token digest, or its IP when auth is off)."""
+        if not self.enabled:
+            return f"ip:{client_ip}"
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("missing bearer token: send 'Authorization: Bearer <one of SOPHIA_API_KEYS>'")
+        digest = hashlib.sha256(token.strip().encode()).digest()
+        if not any(hmac.compare_digest(digest, known) for known in self._digests):
+            raise Unauthorized("invalid bearer token")
+        return f"token:{_digest(token.strip())}"
+
+
+class RateLimiter:
+    def __init__(self, rate: str, redis_url: str | None, namespace: str) -> None:
+        self.rate: RateLimitItem = parse(rate)
+        self.text = rate
+        self.namespace = namespace
+        self.storage: Storage
+        if redis_url:
+            uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
+            self.storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{namespace}-ratelimit")
+        else:
+            self.storage = MemoryStorage()
+        self.shared = bool(redis_url)
+        self._limiter = MovingWindowRateLimiter(self.storage)
+        self._failing = False
+
+    async def check(self, identity: str) -> None:
+        try:
+            allowed = await self._limiter.hit(self.rate, self.namespace, identity)
+            if allowed:
+                self._failing = False
+                return
+            stats = await self._limiter.get_window_stats(self.rate, self.namespace, identity)
+        except Exception as exc:  # noqa: BLE001 - a broken limiter store must not block the API
+            if not self._failing:
+                log.warning("rate limiter store failed (%s); requests are not rate limited", type(exc).__name__)
+            self._failing = True
+            return
+        raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())), self.text)
+
+
+class BodyLimitMiddleware:
+    """Answers 413 for bodies over ``max_bytes``, by Content-Length or by counting a chunked body."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._reject(send)
+                return
+        if not any(name == b"content-length" for name, _ in scope.get("headers", [])):
+            # A chunked body has no declared size: read it here (bounded) and replay it.
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                chunks.append(message.get("body", b""))
+                size += len(chunks[-1])
+                if size > self.max_bytes:
+                    await self._reject(send)
+                    return
+                if not message.get("more_body"):
+                    break
+            replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+
+            async def replay_receive() -> Message:
+                return replay.pop() if replay else await receive()
+
+            await self.app(scope, replay_receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _reject(self, send: Send) -> None:
+        import json
+
+        body = json.dumps(error_body(413, f"request body larger than {self.max_bytes} bytes",
+                                     code="request_too_large")).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

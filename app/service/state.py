@@ -1,0 +1,36 @@
+"""What the lifespan builds and every request uses; reached through ``Depends(get_state)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from app.analytics import AnalyticsStore
+from app.artemis.portkey_unified_factory import ArtemisFactory
+from app.core.manager import PortkeyManager
+from app.service.config import ServiceConfig
+from app.service.security import Authenticator, RateLimiter
+from app.sophia.portkey_unified_factory import SophiaFactory
+
+
+@dataclass
+class ServiceState:
+    config: ServiceConfig
+    manager: PortkeyManager
+    artemis: ArtemisFactory
+    sophia: SophiaFactory
+    analytics: AnalyticsStore
+    auth: Authenticator
+    limiter: RateLimiter
+    last_health: dict[str, Any] | None = None
+    started_at: float = 0.0
+    background: list[Any] = field(default_factory=list)
+
+
+def get_state(request: Request) -> ServiceState:
+    return request.app.state.sophia
+
+
+StateDep = Annotated[ServiceState, Depends(get_state)]

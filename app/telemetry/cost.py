@@ -1,0 +1,13 @@
+"""A call's cost, computed once: telemetry and analytics both observe every call, and a price
+lookup costs about a millisecond of CPU, so the second observer gets the first one's answer."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from app.agents.pricing import cost_usd
+
+
+@lru_cache(maxsize=4096)
+def call_cost(provider: str, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    return cost_usd(provider, model, prompt_tokens, completion_tokens)

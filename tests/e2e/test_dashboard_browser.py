@@ -1,0 +1,72 @@
+"""The dashboard in a real browser (Debian's headless Chromium): charts drawn from live traffic,
+the SANDBOX banner, provider health; a screenshot is kept in the test's tmp folder."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import uuid
+
+import httpx
+import pytest
+
+from app.simulators import Fault
+from tests.e2e.conftest import need_service
+
+pytestmark = pytest.mark.e2e
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    need_service("Chromium", "`chromium` is not on PATH; apt-get install chromium")
+    raise AssertionError("unreachable")
+
+
+def _browse(browser: str, profile, url: str, *mode: str) -> subprocess.CompletedProcess[str]:
+    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+           "--virtual-time-budget=5000", "--window-size=1400,1000", *mode, url]
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=90)
+
+
+def test_dashboard_renders_live_charts_in_chromium(service, simulators, tmp_path):
+    browser = _chromium()
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        for i, model in enumerate(["groq/llama-3.3-70b-versatile", "artemis/code_reviewer", "mistral", "openai"]):
+            ok = http.post("/v1/chat/completions",
+                           json={"model": model, "messages": [{"role": "user", "content": f"dash {i} {uuid.uuid4()}"}]})
+            assert ok.status_code == 200
+        repeat = {"model": "groq", "messages": [{"role": "user", "content": f"cached {uuid.uuid4()}"}]}
+        for _ in range(2):
+            assert http.post("/v1/chat/completions", json=repeat).status_code == 200  # the second is a cache hit
+        simulators.control.set_fault("openai", Fault(status=503))
+        fallback = http.post("/v1/chat/completions", json={"model": "artemis/code_reviewer",
+                                                           "messages": [{"role": "user", "content": str(uuid.uuid4())}]})
+        assert fallback.headers["x-sophia-fallback"] == "true"
+        assert http.get("/health").status_code == 200  # degraded: one provider down, every role still served
+        asyncio.run_coroutine_threadsafe(service.state.analytics.flush(), service.state.analytics._loop).result(10)
+
+    dom = _browse(browser, tmp_path / "profile", service.url + "/", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    assert 'id="sandbox-banner"' in html and "SANDBOX" in html and "openai, groq" in html
+    assert re.search(r'id="t-requests">\s*7\s*<', html), "the requests tile shows the live count"
+    assert re.search(r'id="t-cache">\s*14\.3 %\s*<', html), "one hit in seven requests"
+    assert re.search(r'id="t-fallbacks">\s*1\s*<', html)
+    latency_svg = re.search(r'<svg id="c-latency".*?</svg>', html, re.DOTALL).group(0)
+    assert latency_svg.count("<path") >= 3, "one latency line per provider that served"
+    legend = re.search(r'id="c-latency-legend">(.*?)</div>', html, re.DOTALL).group(1)
+    for provider in ("groq", "openai", "anthropic", "mistral"):
+        assert provider in legend
+    providers = re.search(r'<tbody id="providers">(.*?)</tbody>', html, re.DOTALL).group(1)
+    assert "anthropic" in providers and ">down<" in providers and ">up<" in providers
+    assert "no data yet" not in re.search(r'<svg id="c-traffic".*?</svg>', html, re.DOTALL).group(0)
+
+    shot = tmp_path / "dashboard.png"
+    result = _browse(browser, tmp_path / "profile", service.url + "/", f"--screenshot={shot}")
+    assert result.returncode == 0 and shot.stat().st_size > 20_000, result.stderr[-2000:]

@@ -1,0 +1,129 @@
+"""Service pieces without a network: model names, error mapping, config safety, auth, body limits."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.core import errors as e
+from app.core.results import Attempt
+from app.core.settings import load_settings
+from app.service.config import ServiceConfig, is_loopback
+from app.service.errors import describe, error_body
+from app.service.models import list_models, resolve_model
+from app.service.security import Authenticator, BodyLimitMiddleware, Unauthorized
+
+
+def _settings(**kw):
+    return load_settings(_env_file=None, **kw)
+
+
+def test_provider_models_split_on_the_first_slash_only():
+    route = resolve_model("together/meta-llama/Llama-3.3-70B-Instruct-Turbo", _settings())
+    assert route.provider == "together/meta-llama/Llama-3.3-70B-Instruct-Turbo" and route.fallbacks is None
+    assert resolve_model("groq", _settings()).provider == "groq"
+
+
+def test_role_models_use_the_role_chain_and_its_overrides():
+    route = resolve_model("artemis/Code_Reviewer", _settings())
+    assert (route.provider, route.fallbacks) == ("openai/gpt-4o", ["anthropic/claude-sonnet-4-5",
+                                                                    "deepseek/deepseek-chat"])
+    assert route.metadata == {"domain": "artemis", "role": "code_reviewer"}
+    custom = resolve_model("sophia/market_analyst", _settings(role_chains={"sophia/market_analyst": ["groq"]}))
+    assert (custom.provider, custom.fallbacks) == ("groq", [])
+
+
+def test_unknown_models_are_typed_errors():
+    with pytest.raises(e.UnknownProviderError):
+        resolve_model("gpt-4o", _settings())
+    with pytest.raises(e.InvalidRequestError, match="artemis roles"):
+        resolve_model("artemis/chef", _settings())
+    with pytest.raises(e.InvalidRequestError):
+        resolve_model("", _settings())
+
+
+def test_model_list_marks_what_can_be_served():
+    from app.core.routing import Router
+
+    models = {m["id"]: m for m in list_models(Router(_settings(groq_api_key="gsk_0123456789abcdef0123")))}
+    assert models["groq/llama-3.3-70b-versatile"]["available"]
+    assert not models["openai/gpt-4o"]["available"]
+    assert models["artemis/vulnerability_scanner"]["available"] and not models["artemis/code_reviewer"]["available"]
+
+
+@pytest.mark.parametrize(("exc", "status", "code"), [
+    (e.InvalidRequestError("bad"), 400, "invalid_request"),
+    (e.UnknownProviderError("x", known=["groq"]), 404, "model_not_found"),
+    (e.ProviderNotConfiguredError(["groq"], ["GROQ_API_KEY"]), 503, "provider_not_configured"),
+    (e.GatewayUnavailableError("http://127.0.0.1:1/v1", "refused"), 503, "gateway_unavailable"),
+    (e.RateLimitError("slow down", provider="groq"), 429, "provider_error"),
+    (e.AuthenticationError("bad key", provider="groq"), 502, "provider_error"),
+    (e.ProviderServerError("boom", provider="groq", status=503), 503, "provider_error"),
+    (e.AllProvidersFailedError([Attempt(provider="groq", model="m", status=500)], status=500, trace_id="t"),
+     502, "all_providers_failed"),
+])
+def test_errors_map_to_openai_statuses(exc, status, code):
+    got_status, got_code, extra = describe(exc)
+    assert (got_status, got_code) == (status, code)
+    if code == "all_providers_failed":
+        assert extra["attempts"][0]["provider"] == "groq"
+    if code == "provider_not_configured":
+        assert extra["env_vars"] == ["GROQ_API_KEY"]
+
+
+def test_error_body_is_openai_shaped_and_redacted():
+    body = error_body(401, "Incorrect API key provided: sk-abcdef123456789")
+    assert body["error"]["type"] == "authentication_error"
+    assert "sk-abcdef123456789" not in body["error"]["message"]
+
+
+def test_config_refuses_public_binds_without_keys_and_bad_rates():
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0")
+    with pytest.raises(e.ConfigurationError, match="SOPHIA_API_KEYS"):
+        ServiceConfig(host="192.168.1.5").checked()
+    with pytest.raises(e.ConfigurationError, match="SOPHIA_RATE_LIMIT"):
+        ServiceConfig(rate_limit="lots").checked()
+    config = ServiceConfig.from_settings(_settings(sophia_api_keys=" a1 , b2,", sophia_rate_limit="5/second"))
+    assert config.api_keys == frozenset({"a1", "b2"}) and config.auth_enabled and config.rate_limit == "5/second"
+    assert "a1" not in repr(config)
+    assert not ServiceConfig().auth_enabled
+
+
+def test_authenticator():
+    open_ = Authenticator([], enabled=False)
+    assert open_.identify(None, "127.0.0.1") == "ip:127.0.0.1"
+    auth = Authenticator(["secret-1"], enabled=True)
+    identity = auth.identify("Bearer secret-1", "127.0.0.1")
+    assert identity.startswith("token:") and "secret-1" not in identity
+    for header in (None, "Bearer", "Basic secret-1", "Bearer secret-2"):
+        with pytest.raises(Unauthorized):
+            auth.identify(header, "127.0.0.1")
+
+
+async def test_body_limit_by_length_and_by_counting():
+    inner = FastAPI()
+
+    @inner.post("/echo")
+    async def echo(body: dict) -> dict:
+        return {"size": len(str(body))}
+
+    app = BodyLimitMiddleware(inner, max_bytes=1024)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.post("/echo", json={"a": "x" * 100})).status_code == 200
+        big = await client.post("/echo", json={"a": "x" * 2000})
+        assert big.status_code == 413 and big.json()["error"]["code"] == "request_too_large"
+
+        async def chunks():
+            yield b'{"a": "'
+            yield b"x" * 2000
+            yield b'"}'
+
+        assert (await client.post("/echo", content=chunks())).status_code == 413
+
+        async def small():
+            yield b'{"a": 1}'
+
+        assert (await client.post("/echo", content=small(), headers={"content-type": "application/json"})
+                ).status_code == 200
