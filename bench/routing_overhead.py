@@ -19,24 +19,10 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-from bench.stats import print_table, summary
+from bench.stats import print_table, timed
 
 MESSAGES = [{"role": "user", "content": "Hello"}]
 
-
-async def timed(call: Callable[[], Awaitable[object]], n: int, concurrency: int) -> dict[str, float]:
-    latencies: list[float] = []
-    semaphore = asyncio.Semaphore(concurrency)
-
-    async def one() -> None:
-        async with semaphore:
-            t0 = time.perf_counter()
-            await call()
-            latencies.append((time.perf_counter() - t0) * 1000)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(n)))
-    return summary(latencies, time.perf_counter() - started)
 
 
 def import_time(module: str, runs: int = 5) -> float:

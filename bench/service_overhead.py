@@ -24,22 +24,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from bench.stats import print_table, summary
-
-
-async def timed(call: Callable[[], Awaitable[object]], n: int, concurrency: int) -> dict[str, float]:
-    latencies: list[float] = []
-    semaphore = asyncio.Semaphore(concurrency)
-
-    async def one() -> None:
-        async with semaphore:
-            t0 = time.perf_counter()
-            await call()
-            latencies.append((time.perf_counter() - t0) * 1000)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(n)))
-    return summary(latencies, time.perf_counter() - started)
+from bench.stats import print_table, timed
 
 
 def start_service(env: dict[str, str], port: int, workdir: str) -> subprocess.Popen[bytes]:

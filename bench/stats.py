@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -35,3 +37,19 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[obje
     for row in rows:
         table.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))
     Console(width=160).print(table)
+
+
+async def timed(call: Callable[[], Awaitable[object]], n: int, concurrency: int) -> dict[str, float]:
+    """Run ``call`` ``n`` times, at most ``concurrency`` at once; latency summary in ms and req/s."""
+    latencies: list[float] = []
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        async with semaphore:
+            t0 = time.perf_counter()
+            await call()
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(n)))
+    return summary(latencies, time.perf_counter() - started)

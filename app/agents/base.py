@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from app.agents.pricing import cost_usd
 from app.agents.results import ExecutionResult
-from app.agents.roles import chain_for
+from app.agents.roles import chain_for, role_key
 from app.core.errors import InvalidRequestError
 from app.core.results import ChatCompletion
 from app.memory.agents import recall_into, remember_exchange, remember_profile
@@ -100,12 +100,21 @@ class AgentFactoryBase:
             self._memory = default_memory(self.manager.settings)
         return self._memory
 
-    async def _publish_profile(self, agent: Agent) -> None:
-        """Upsert a new agent's profile into its system's collection (once per factory)."""
+    async def _create(self, name: Any, role: Any, focus: Any, focus_name: str) -> Agent:
+        """Register an agent and, the first time, upsert its profile into its system's collection."""
+        agent = self._register(name, role, focus, focus_name)
         memory = self.memory
         if memory is not None and agent.id not in self._profiled:
             self._profiled.add(agent.id)
             await remember_profile(memory, agent)
+        return agent
+
+    async def health_check(self, force: bool = False) -> dict[str, Any]:
+        """The spec's health check, judged against this factory's roles (``force`` skips the cache)."""
+        from app.health import health_checker
+
+        chains = {role_key(self.domain, r.value): self.role_chain(r.value) for r in self.role_enum}
+        return await health_checker(self.manager).report(chains, force=force)
 
     @property
     def manager(self) -> Any:

@@ -15,8 +15,6 @@ from typing import Any
 from app.agents.base import Agent, AgentFactoryBase, FactorySlot, check_max_tokens, check_text
 from app.agents.prompts import artemis_prompt
 from app.agents.results import ExecutionResult
-from app.agents.roles import role_key
-from app.health import health_checker
 
 __all__ = ["ArtemisFactory", "ExecutionResult", "TechnicalAgentRole", "get_portkey_artemis_factory"]
 
@@ -39,9 +37,7 @@ class ArtemisFactory(AgentFactoryBase):
 
     async def create_agent_with_portkey(self, name: str, role: TechnicalAgentRole | str,
                                         specialty: str = "general") -> Agent:
-        agent = self._register(name, role, specialty, "specialty")
-        await self._publish_profile(agent)  # into artemis_tactical
-        return agent
+        return await self._create(name, role, specialty, "specialty")  # profile into artemis_tactical
 
     async def execute_with_portkey(self, agent: Agent, prompt: str, max_tokens: int = 2000,
                                    **params: Any) -> ExecutionResult:
@@ -51,10 +47,6 @@ class ArtemisFactory(AgentFactoryBase):
         messages = [{"role": "system", "content": agent.system_prompt}, {"role": "user", "content": prompt}]
         result, _ = await self._execute(agent, messages, max_tokens, **params)
         return result
-
-    async def health_check(self, force: bool = False) -> dict[str, Any]:
-        chains = {role_key(self.domain, r.value): self.role_chain(r.value) for r in TechnicalAgentRole}
-        return await health_checker(self.manager).report(chains, force=force)
 
 
 _slot = FactorySlot(ArtemisFactory)

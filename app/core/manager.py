@@ -39,7 +39,7 @@ from app.core.results import (
     Usage,
     summarize_attempts,
 )
-from app.core.routing import Capability, Chain, Router
+from app.core.routing import Capability, Chain, Router, Target
 from app.core.settings import get_settings
 from app.core.streaming import CompletionStream, StreamBroken, SyncCompletionStream, read_chunks
 from app.core.sync_bridge import SyncBridge
@@ -201,11 +201,8 @@ class PortkeyManager:
                     remaining, offset = remaining.after(index), offset + index + 1
                     continue
                 served = remaining.targets[index]
-                completion.routing = RoutingInfo(
-                    provider=served.provider.name, model=served.model, fallback_used=offset + index > 0,
-                    attempts=attempts, latency_ms=(time.perf_counter() - started) * 1000,
-                    usage=completion.usage or Usage(), trace_id=trace_id, served_index=offset + index,
-                )
+                completion.routing = _routing(served, offset + index, attempts, started, completion.usage,
+                                              trace_id)
                 self._report("chat", chain, trace_id, started, metadata, routing=completion.routing)
                 return completion
         except Exception as exc:
@@ -256,11 +253,7 @@ class PortkeyManager:
                         continue
                     for early in held:
                         yield early
-                    routing = RoutingInfo(
-                        provider=served.provider.name, model=served.model, fallback_used=offset + index > 0,
-                        attempts=attempts, latency_ms=(time.perf_counter() - started) * 1000,
-                        usage=usage or Usage(), trace_id=trace_id, served_index=offset + index,
-                    )
+                    routing = _routing(served, offset + index, attempts, started, usage, trace_id)
                     sink.routing = routing
                     self._report("chat_stream", chain, trace_id, started, metadata, routing=routing)
                     return
@@ -330,10 +323,7 @@ class PortkeyManager:
                                   total_tokens=usage.total_tokens + part.usage.total_tokens)
             target = chain.primary
             result = EmbeddingResponse(data=data, model=parts[0][0].model or target.model, usage=usage)
-            result.routing = RoutingInfo(
-                provider=target.provider.name, model=target.model, fallback_used=False, attempts=attempts,
-                latency_ms=(time.perf_counter() - started) * 1000, usage=usage, trace_id=trace_id,
-            )
+            result.routing = _routing(target, 0, attempts, started, usage, trace_id)
             if plan is not None:
                 result = await plan.merge(result, trace_id, started)
         except Exception as exc:
@@ -380,6 +370,16 @@ class PortkeyManager:
     async def aclose(self) -> None:
         await self.transport.aclose()
         await self.cache.aclose()
+
+
+def _routing(served: Target, index: int, attempts: list[Attempt], started: float, usage: Usage | None,
+             trace_id: str) -> RoutingInfo:
+    """The routing facts of an answer served by ``served``, the chain's target number ``index``."""
+    return RoutingInfo(
+        provider=served.provider.name, model=served.model, fallback_used=index > 0, attempts=attempts,
+        latency_ms=(time.perf_counter() - started) * 1000, usage=usage or Usage(), trace_id=trace_id,
+        served_index=index,
+    )
 
 
 def _unreadable_answer(response: httpx.Response, attempts: list[Attempt]) -> bool:

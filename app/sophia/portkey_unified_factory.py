@@ -17,9 +17,7 @@ from typing import Any
 from app.agents.base import Agent, AgentFactoryBase, FactorySlot, check_max_tokens, check_text
 from app.agents.prompts import sophia_prompt
 from app.agents.results import BusinessInsight, ExecutionResult, parse_insight
-from app.agents.roles import role_key
 from app.core.errors import InvalidRequestError
-from app.health import health_checker
 from app.memory.agents import remember_insight
 
 __all__ = ["BusinessAgentRole", "BusinessInsight", "ExecutionResult", "SophiaFactory", "get_portkey_sophia_factory"]
@@ -44,9 +42,7 @@ class SophiaFactory(AgentFactoryBase):
 
     async def create_business_agent(self, name: str, role: BusinessAgentRole | str,
                                     business_domain: str = "general") -> Agent:
-        agent = self._register(name, role, business_domain, "business_domain")
-        await self._publish_profile(agent)  # into sophia_knowledge
-        return agent
+        return await self._create(name, role, business_domain, "business_domain")  # into sophia_knowledge
 
     async def generate_business_insight(self, agent: Agent, query: str,
                                         context: Mapping[str, Any] | None = None,
@@ -73,10 +69,6 @@ class SophiaFactory(AgentFactoryBase):
         if self.memory is not None:
             await remember_insight(self.memory, agent, query, insight)  # into sophia_knowledge
         return insight
-
-    async def health_check(self, force: bool = False) -> dict[str, Any]:
-        chains = {role_key(self.domain, r.value): self.role_chain(r.value) for r in BusinessAgentRole}
-        return await health_checker(self.manager).report(chains, force=force)
 
 
 _slot = FactorySlot(SophiaFactory)
