@@ -60,8 +60,6 @@ for _var in list(os.environ):
 os.environ.setdefault("QDRANT_PATH", tempfile.mkdtemp(prefix="sophia-qdrant-"))
 os.environ.setdefault("MEMORY_ENABLED", "false")
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
 
 @pytest.fixture(scope="session")
 def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -3,7 +3,6 @@ and the provider simulators (session fixtures from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -16,17 +15,8 @@ import pytest
 
 from app.sandbox import simulated_env
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 SOPHIA = Path(sys.executable).with_name("sophia")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def need_service(what: str, reason: str) -> None:
-    """A missing Redis/PostgreSQL/Chromium fails under CI=true and skips loudly elsewhere."""
-    message = f"{what} unavailable ({reason}); start it (see DESIGN.md section 5) to run this test"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,8 @@ from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRo
 from app.core.errors import ProviderError
 from app.core.manager import PortkeyManager
 from app.simulators import Fault
-from tests.e2e.conftest import make_settings, need_service
+from tests.e2e.conftest import make_settings
+from tests.support import need_service
 
 pytestmark = pytest.mark.e2e
 PG_URLS = ("postgresql+asyncpg://root@127.0.0.1:5432/test", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app.simulators import Fault
-from tests.e2e.conftest import need_service
+from tests.support import need_service
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,8 @@ import pytest
 
 from app.core.errors import ConfigurationError
 from app.service import ServiceConfig, create_app
-from tests.e2e.conftest import SOPHIA, make_settings, need_service
+from tests.e2e.conftest import SOPHIA, make_settings
+from tests.support import need_service
 
 pytestmark = pytest.mark.e2e
 CHAT = {"model": "groq/llama-3.3-70b-versatile", "messages": [{"role": "user", "content": "hi"}]}

@@ -5,7 +5,6 @@ The machine's shared Redis (6379) is never touched: these tests stop and restart
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -16,13 +15,8 @@ from typing import Any
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from app.gateway.process import free_port
+from tests.support import need_service
 
 
 class RedisServer:
@@ -31,7 +25,7 @@ class RedisServer:
     def __init__(self, binary: str, workdir: Path) -> None:
         self.binary = binary
         self.workdir = workdir
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -66,10 +60,7 @@ class RedisServer:
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     binary = shutil.which("redis-server")
     if binary is None:
-        message = "redis-server is not installed: the Redis cache tests cannot run"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        need_service("redis-server", "not installed: the Redis cache tests cannot run")
     server = RedisServer(binary, tmp_path_factory.mktemp("redis"))
     server.start()
     yield server
