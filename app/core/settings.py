@@ -45,26 +45,17 @@ class _CoreSettings(BaseSettings):
     max_retries: int = Field(3, ge=0, le=5, description="gateway retries per target (its maximum is 5)")
     request_timeout: float = Field(60.0, gt=0, le=3600, description="seconds per provider attempt")
     cache_ttl: int = Field(3600, ge=0, description="seconds a cached answer lives; 0 disables caching")
-    # The response cache; see docs/cache.md.
-    cache_max_entries: int = Field(10_000, ge=1, description="entries the embedded cache and semantic index keep")
-    semantic_cache: bool = Field(False, description="semantic cache for every single-turn call")
-    semantic_cache_threshold: float = Field(0.95, gt=0, le=1, description="cosine similarity a semantic hit needs")
-    semantic_cache_roles: list[str] = Field(default_factory=list, description='JSON, e.g. ["sophia/market_analyst"]')
-
-    @field_validator("semantic_cache_roles")
-    @classmethod
-    def _semantic_roles(cls, value: list[str]) -> list[str]:
-        from app.agents.roles import ROLE_CHAINS
-
-        for key in value:
-            if key not in ROLE_CHAINS:
-                raise ValueError(f"unknown role {key!r}; expected one of {', '.join(ROLE_CHAINS)}")
-        return value
     enable_fallback: bool = True
     role_chains: dict[str, list[str]] = Field(
         default_factory=dict,
         description='JSON, e.g. {"artemis/code_reviewer": ["openai/gpt-4.1", "anthropic"]}',
     )
+
+    # The response cache; see the README's Caching section.
+    cache_max_entries: int = Field(10_000, ge=1, description="entries the embedded cache and semantic index keep")
+    semantic_cache: bool = Field(False, description="semantic cache for every single-turn call")
+    semantic_cache_threshold: float = Field(0.95, gt=0, le=1, description="cosine similarity a semantic hit needs")
+    semantic_cache_roles: list[str] = Field(default_factory=list, description='JSON, e.g. ["sophia/market_analyst"]')
 
     redis_url: str | None = None
     qdrant_url: HttpUrlStr | None = None
@@ -75,7 +66,7 @@ class _CoreSettings(BaseSettings):
     weaviate_api_key: SecretStr | None = None
     database_url: SecretStr | None = None
 
-    # Vector stores and agent memory; see docs/memory.md.
+    # Vector stores and agent memory; see the README's Agent memory section.
     sophia_data_dir: str = Field(".sophia", description="folder of Qdrant local and Milvus Lite data")
     vector_store: str = Field("qdrant", pattern="^(qdrant|milvus)$", description="the store agent memory uses")
     weaviate_grpc_port: int = Field(50051, ge=1, le=65535)
@@ -85,22 +76,22 @@ class _CoreSettings(BaseSettings):
     memory_dedup_threshold: float = Field(0.92, gt=0, le=1, description="cosine at which memories merge")
     memory_timeout: float = Field(5.0, gt=0, le=120, description="seconds before memory gives up on a call")
 
-    # The HTTP service (`sophia serve`); see docs/service.md.
+    # The HTTP service (`sophia serve`); see the README's Service section.
     sophia_host: str = Field("127.0.0.1", description="interface to bind; anything but loopback needs keys")
     sophia_port: int = Field(8000, ge=1, le=65535)
     sophia_api_keys: SecretStr | None = Field(None, description="comma-separated bearer tokens")
     sophia_rate_limit: str = Field("120/minute", description="per token (or client IP), e.g. 10/second")
     sophia_max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
 
-    @field_validator("role_chains")
+    @field_validator("role_chains", "semantic_cache_roles")
     @classmethod
-    def _known_roles(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+    def _known_roles(cls, value: dict[str, list[str]] | list[str]) -> dict[str, list[str]] | list[str]:
         from app.agents.roles import ROLE_CHAINS
 
-        for key, chain in value.items():
+        for key in value:
             if key not in ROLE_CHAINS:
                 raise ValueError(f"unknown role {key!r}; expected one of {', '.join(ROLE_CHAINS)}")
-            if not chain:
+            if isinstance(value, dict) and not value[key]:
                 raise ValueError(f"{key}: the chain is empty")
         return value
 
