@@ -48,12 +48,14 @@ async def main(requests: int, concurrency: int, rounds: int) -> None:
 
     with Sandbox(environ={}) as box:
         env = box.env
-        manager = PortkeyManager(load_settings(_env_file=None, max_retries=0,
+        # The response cache is off (CACHE_TTL=0): every call must reach the gateway like the SDK's do.
+        manager = PortkeyManager(load_settings(_env_file=None, max_retries=0, cache_ttl=0,
                                                **{k.lower(): v for k, v in env.items()}))
         chain = manager.chain("openai", "gpt-4o", [])
         config = manager.router.portkey_config(chain)
-        direct = AsyncOpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"], max_retries=0)
-        via_gateway = AsyncOpenAI(base_url=box.gateway_url, api_key="unused", max_retries=0,
+        # max_retries=2 only covers the SDK's stale keep-alive race (it pools for longer than servers keep).
+        direct = AsyncOpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"], max_retries=2)
+        via_gateway = AsyncOpenAI(base_url=box.gateway_url, api_key="unused", max_retries=2,
                                   default_headers={"x-portkey-config": config})
         paths: dict[str, Callable[[], Awaitable[object]]] = {
             "direct (AsyncOpenAI -> simulator)": lambda: direct.chat.completions.create(

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-import httpx
+import httpx2
 
 from bench.stats import print_table, timed
 
@@ -33,9 +33,9 @@ def start_service(env: dict[str, str], port: int, workdir: str) -> subprocess.Po
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            httpx2.get(f"http://127.0.0.1:{port}/", timeout=1)
             return proc
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.1)  # waiting for the port to open
     proc.kill()
     raise TimeoutError("service did not start")

@@ -96,15 +96,15 @@ async def _per_provider(name: str, providers: list[str], probe: Callable[[str], 
 
 
 async def check_connection(manager: Any) -> CheckResult:
-    import httpx
+    import httpx2
 
     url = manager.gateway_url
     root = url.removesuffix("/v1")
     started = time.perf_counter()
     try:
-        async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        async with httpx2.AsyncClient(timeout=10, trust_env=False) as client:
             response = await client.get(root + "/")
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         return CheckResult("Portkey connection", False, f"cannot reach the gateway at {url} ({type(exc).__name__}); "
                            "start one with `sophia gateway` or set PORTKEY_BASE_URL",
                            (time.perf_counter() - started) * 1000)
@@ -203,7 +203,7 @@ def _versions() -> dict[str, str]:
     from app.gateway import GATEWAY_VERSION
 
     out = {"python": platform.python_version(), "gateway (pinned OSS)": GATEWAY_VERSION}
-    for package in ("sophia-intel-ai", "httpx", "pydantic", "openai", "portkey-ai"):
+    for package in ("sophia-intel-ai", "httpx2", "pydantic", "openai", "portkey-ai"):
         try:
             out[package] = version(package)
         except PackageNotFoundError:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-import httpx
+import httpx2
 from pydantic import SecretStr, ValidationError
 
 from app.cache import ResponseCache
@@ -338,7 +338,7 @@ class PortkeyManager:
 
     # ----- errors and reports -------------------------------------------------------------------
 
-    def _failure(self, response: httpx.Response, chain: Chain, attempts: list[Attempt],
+    def _failure(self, response: httpx2.Response, chain: Chain, attempts: list[Attempt],
                  trace_id: str) -> ProviderError:
         message, _ = parse_json_error(response)
         message = redact(message, self._secrets)
@@ -382,7 +382,7 @@ def _routing(served: Target, index: int, attempts: list[Attempt], started: float
     )
 
 
-def _unreadable_answer(response: httpx.Response, attempts: list[Attempt]) -> bool:
+def _unreadable_answer(response: httpx2.Response, attempts: list[Attempt]) -> bool:
     """True when the gateway crashed on a provider answer that itself was a success.
 
     The gateway then answers 500 "Something went wrong", flagged as a gateway exception or

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
-import httpx
+import httpx2
 
 from app.core.results import ChatCompletionChunk, RoutingInfo
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from app.core.sync_bridge import SyncBridge
 
 
-async def sse_data(response: httpx.Response) -> AsyncIterator[str]:
+async def sse_data(response: httpx2.Response) -> AsyncIterator[str]:
     """The ``data:`` payloads of an SSE response (``event:`` and comment lines are skipped)."""
     async for line in response.aiter_lines():
         if line.startswith("data:"):
@@ -34,7 +34,7 @@ class StreamBroken(Exception):
         self.reason = reason
 
 
-async def read_chunks(response: httpx.Response) -> AsyncIterator[ChatCompletionChunk]:
+async def read_chunks(response: httpx2.Response) -> AsyncIterator[ChatCompletionChunk]:
     """Chunks of one gateway stream; raises StreamBroken unless the stream really finished."""
     finished = False
     try:
@@ -51,7 +51,7 @@ async def read_chunks(response: httpx.Response) -> AsyncIterator[ChatCompletionC
             if any(c.finish_reason for c in chunk.choices):
                 finished = True
             yield chunk
-    except httpx.TransportError as exc:
+    except httpx2.TransportError as exc:
         raise StreamBroken(f"connection lost ({type(exc).__name__})") from None
     if not finished:
         raise StreamBroken("stream ended before it finished")

@@ -1,6 +1,6 @@
 """The one HTTP path to the Portkey gateway: pooled async clients, one per event loop.
 
-An ``httpx.AsyncClient`` is bound to the event loop it first ran on, and the spec's examples each
+An ``httpx2.AsyncClient`` is bound to the event loop it first ran on, and the spec's examples each
 call ``asyncio.run`` (a new loop every time), so the transport keeps one pooled client per live
 loop: a service or a benchmark (one loop) gets exactly one pool. Lower-library errors are
 translated here, at one boundary, into the routing layer's exceptions.
@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx
+import httpx2
 
 from app.core.errors import GatewayUnavailableError, RequestTimeoutError
 
-ClientFactory = Callable[[], httpx.AsyncClient]
+ClientFactory = Callable[[], httpx2.AsyncClient]
 
 
 class GatewayTransport:
@@ -34,22 +34,25 @@ class GatewayTransport:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
         self._headers = headers or {}
-        self._limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        # Idle connections are dropped before the gateway's (Node's) 5 s keep-alive timeout closes them,
+        # so a request is never sent on a socket the server is closing (a spurious ReadError).
+        self._limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
+                                    keepalive_expiry=4.0)
         self._factory = client_factory or self._default_client
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
 
-    def _default_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
+    def _default_client(self) -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(
             base_url=self.base_url,
             headers=self._headers,
-            timeout=httpx.Timeout(self._timeout, connect=5.0),
+            timeout=httpx2.Timeout(self._timeout, connect=5.0),
             limits=self._limits,
             trust_env=False,
         )
 
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> httpx2.AsyncClient:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None or client.is_closed:
@@ -61,32 +64,32 @@ class GatewayTransport:
     def pool_count(self) -> int:
         return sum(1 for c in self._clients.values() if not c.is_closed)
 
-    async def post(self, path: str, content: bytes, headers: dict[str, str], timeout: float) -> httpx.Response:
+    async def post(self, path: str, content: bytes, headers: dict[str, str], timeout: float) -> httpx2.Response:
         try:
             return await self.client().post(path, content=content, headers=headers, timeout=timeout)
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             raise self._timeout_error(exc, timeout) from None
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise GatewayUnavailableError(self.base_url, type(exc).__name__) from None
 
     @asynccontextmanager
     async def stream(
         self, path: str, content: bytes, headers: dict[str, str], timeout: float
-    ) -> AsyncIterator[httpx.Response]:
+    ) -> AsyncIterator[httpx2.Response]:
         request = self.client().build_request("POST", path, content=content, headers=headers, timeout=timeout)
         try:
             response = await self.client().send(request, stream=True)
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             raise self._timeout_error(exc, timeout) from None
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise GatewayUnavailableError(self.base_url, type(exc).__name__) from None
         try:
             yield response
         finally:
             await response.aclose()
 
-    def _timeout_error(self, exc: httpx.TimeoutException, timeout: float) -> Exception:
-        if isinstance(exc, httpx.ConnectTimeout):
+    def _timeout_error(self, exc: httpx2.TimeoutException, timeout: float) -> Exception:
+        if isinstance(exc, httpx2.ConnectTimeout):
             return GatewayUnavailableError(self.base_url, "connect timeout")
         return RequestTimeoutError(f"the gateway did not answer within {timeout:.0f} s (REQUEST_TIMEOUT)")
 
@@ -98,7 +101,7 @@ class GatewayTransport:
             await client.aclose()
 
 
-def parse_json_error(response: httpx.Response) -> tuple[str, Any]:
+def parse_json_error(response: httpx2.Response) -> tuple[str, Any]:
     """(message, body) of an error response; the body may not be JSON."""
     try:
         body = response.json()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import httpx2
 
 from .faults import Fault
 
-_TIMEOUT = httpx.Timeout(10.0)
+_TIMEOUT = httpx2.Timeout(10.0)
 
 
 def _fault_json(fault: Fault | Mapping[str, Any] | None, fields: dict[str, Any]) -> dict:
@@ -35,13 +35,13 @@ class SimulatorControl:
 
     # trust_env=False: a proxy from the environment must never intercept 127.0.0.1 traffic.
     def _call(self, method: str, path: str, json: Any = None) -> Any:
-        with httpx.Client(timeout=_TIMEOUT, trust_env=False) as client:
+        with httpx2.Client(timeout=_TIMEOUT, trust_env=False) as client:
             response = client.request(method, self._url(path), json=json)
         response.raise_for_status()
         return response.json()
 
     async def _acall(self, method: str, path: str, json: Any = None) -> Any:
-        async with httpx.AsyncClient(timeout=_TIMEOUT, trust_env=False) as client:
+        async with httpx2.AsyncClient(timeout=_TIMEOUT, trust_env=False) as client:
             response = await client.request(method, self._url(path), json=json)
         response.raise_for_status()
         return response.json()

@@ -2,7 +2,7 @@
 
 with start_simulators_process() as sims:
     sims.control.set_fault("openai", status=429, retry_after=1, times=1)
-    httpx.post(sims.base_urls["openai"] + "/chat/completions", ...)
+    httpx2.post(sims.base_urls["openai"] + "/chat/completions", ...)
 """
 
 from __future__ import annotations
