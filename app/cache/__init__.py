@@ -4,7 +4,7 @@
     plan = cache.completion_plan(chain, messages, params, metadata)   # None: not cached
     hit = await plan.lookup(trace_id)                 # ChatCompletion with routing.cached, or None
 
-Keys are ``domain:agent_id:request_hash`` (see ``app.cache.keys``); docs/cache.md has the rules.
+Keys are ``domain:agent_id:request_hash`` (see ``app.cache.keys``); the README's Caching section has the rules.
 """
 
 from app.cache.backends import CacheBackend, MemoryBackend

@@ -66,7 +66,7 @@ class _CoreSettings(BaseSettings):
     weaviate_api_key: SecretStr | None = None
     database_url: SecretStr | None = None
 
-    # Vector stores and agent memory; see the README's Agent memory section.
+    # Vector stores and agent memory; see the README's Vector databases and agent memory section.
     sophia_data_dir: str = Field(".sophia", description="folder of Qdrant local and Milvus Lite data")
     vector_store: str = Field("qdrant", pattern="^(qdrant|milvus)$", description="the store agent memory uses")
     weaviate_grpc_port: int = Field(50051, ge=1, le=65535)
@@ -76,7 +76,7 @@ class _CoreSettings(BaseSettings):
     memory_dedup_threshold: float = Field(0.92, gt=0, le=1, description="cosine at which memories merge")
     memory_timeout: float = Field(5.0, gt=0, le=120, description="seconds before memory gives up on a call")
 
-    # The HTTP service (`sophia serve`); see the README's Service section.
+    # The HTTP service (`sophia serve`); see the README's Operating it section.
     sophia_host: str = Field("127.0.0.1", description="interface to bind; anything but loopback needs keys")
     sophia_port: int = Field(8000, ge=1, le=65535)
     sophia_api_keys: SecretStr | None = Field(None, description="comma-separated bearer tokens")
