@@ -107,15 +107,18 @@ class _CoreSettings(BaseSettings):
         return HOSTED_BASE_URL if self.hosted else LOCAL_BASE_URL
 
     def provider(self, provider: Provider) -> ProviderSettings:
-        prefix = provider.env_prefix.lower()
+        def value(env: str) -> Any:
+            return getattr(self, env.lower())
+
+        base_url = value(provider.base_url_env)
         return ProviderSettings(
             provider=provider,
-            virtual_key=getattr(self, f"{prefix}_vk"),
-            api_key=getattr(self, f"{prefix}_api_key"),
-            base_url=getattr(self, f"{prefix}_base_url") or provider.base_url,
-            base_url_overridden=getattr(self, f"{prefix}_base_url") is not None,
-            chat_model=getattr(self, f"{prefix}_model") or provider.chat_model,
-            embedding_model=getattr(self, f"{prefix}_embedding_model") or provider.embedding_model,
+            virtual_key=value(provider.vk_env),
+            api_key=value(provider.api_key_env),
+            base_url=base_url or provider.base_url,
+            base_url_overridden=base_url is not None,
+            chat_model=value(provider.model_env) or provider.chat_model,
+            embedding_model=value(provider.embedding_model_env) or provider.embedding_model,
         )
 
 
@@ -132,13 +135,12 @@ class ProviderSettings:
 
 def _provider_fields() -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    for provider in PROVIDERS.values():
-        prefix = provider.env_prefix.lower()
-        fields[f"{prefix}_vk"] = (SecretStr | None, None)
-        fields[f"{prefix}_api_key"] = (SecretStr | None, None)
-        fields[f"{prefix}_base_url"] = (HttpUrlStr | None, None)
-        fields[f"{prefix}_model"] = (str | None, None)
-        fields[f"{prefix}_embedding_model"] = (str | None, None)
+    for p in PROVIDERS.values():
+        fields[p.vk_env.lower()] = (SecretStr | None, None)
+        fields[p.api_key_env.lower()] = (SecretStr | None, None)
+        fields[p.base_url_env.lower()] = (HttpUrlStr | None, None)
+        fields[p.model_env.lower()] = (str | None, None)
+        fields[p.embedding_model_env.lower()] = (str | None, None)
     return fields
 
 

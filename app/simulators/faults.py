@@ -64,10 +64,6 @@ class FaultSlot:
     def clear(self) -> None:
         self.set(None)
 
-    @property
-    def refusing(self) -> bool:
-        return self.fault is not None and self.fault.mode == "refuse"
-
     def take(self) -> Fault | None:
         """Return the fault for the request being served, consuming one use of it."""
         fault = self.fault

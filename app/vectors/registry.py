@@ -75,11 +75,6 @@ def get_store(settings: Any, kind: str | None = None) -> VectorStore:
         return store
 
 
-def open_stores() -> list[VectorStore]:
-    with _lock:
-        return list(_stores.values())
-
-
 def close_stores() -> None:
     """Close every store this process opened (releasing folder locks); the next use reopens."""
     with _lock:
