@@ -20,9 +20,9 @@ SETUP = str(REPO / "scripts" / "setup_portkey_keys.py")
 CHECK = str(REPO / "scripts" / "test_portkey_integration.py")
 # Fake keys in each provider's documented shape (the simulators accept any key).
 FAKE_KEYS = {"openai": "sk-test0123456789abcdef0123", "anthropic": "sk-ant-test0123456789abcdef",
-             "deepseek": "sk-0123456789abcdef0123456789", "groq": "gsk_0123456789abcdef0123456789",
+             "deepseek": "sk-test0123456789abcdef", "groq": "gsk_0123456789abcdef0123456789",
              "mistral": "mistral0123456789abcdef01234567", "together": "together0123456789abcdef0123456789",
-             "perplexity": "pplx-0123456789abcdef0123456789"}
+             "perplexity": "pplx-0123456789abcdef01"}
 CHECKS = ("Portkey connection", "Virtual keys configured", "Provider health checks", "Completion tests",
           "Embedding generation", "Factory integration")
 

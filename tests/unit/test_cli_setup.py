@@ -18,7 +18,7 @@ from app.cli.setup_keys import (
 
 
 def test_validate_accepts_documented_shapes_and_names_bad_variables_only():
-    good = validate({"OPENAI_API_KEY": "sk-proj-abcdefghijklmnop1234", "GROQ_API_KEY": "gsk_abcdefghijklmnop1234",
+    good = validate({"OPENAI_API_KEY": "sk-test-proj-abcdefghijkl", "GROQ_API_KEY": "gsk_abcdefghijklmnop1234",
                      "PORTKEY_BASE_URL": "http://127.0.0.1:8787/v1", "MISTRAL_API_KEY": ""})
     assert set(good) == {"OPENAI_API_KEY", "GROQ_API_KEY", "PORTKEY_BASE_URL"}
     with pytest.raises(SetupError) as bad:

@@ -34,9 +34,9 @@ def test_env_variables_are_read(monkeypatch):
 
 def test_env_file_is_read(tmp_path, monkeypatch):
     env = tmp_path / ".env"
-    env.write_text("DEEPSEEK_API_KEY=sk-deepseek-file-value-123456\nCACHE_TTL=60\nOPENAI_VK=\n")
+    env.write_text("DEEPSEEK_API_KEY=sk-test-deepseek-file-value\nCACHE_TTL=60\nOPENAI_VK=\n")
     s = load_settings(_env_file=str(env))
-    assert s.cache_ttl == 60 and s.deepseek_api_key.get_secret_value().startswith("sk-deepseek")
+    assert s.cache_ttl == 60 and s.deepseek_api_key.get_secret_value().startswith("sk-test-deepseek")
     assert s.openai_vk is None  # empty values mean unset
 
 
@@ -61,6 +61,6 @@ def test_bad_values_name_the_variable(monkeypatch, var, value, needle):
 
 
 def test_secrets_never_print():
-    s = settings(openai_api_key="sk-supersecretvalue1234567890", portkey_api_key="pk-secret-abcdef-123456")
+    s = settings(openai_api_key="sk-test-supersecretvalue123", portkey_api_key="pk-secret-abcdef-123456")
     for text in (repr(s), str(s), str(s.model_dump())):
         assert "supersecret" not in text and "pk-secret" not in text
