@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from app.vectors.base import Hit, Point, Record, Scalar, VectorStore
+from app.vectors.local_index import LocalIndex
 
 # Keep the lock-file warning of a second local client from reaching a user as a stack of noise.
 SERVER_WORKERS = 4
@@ -34,6 +35,7 @@ class QdrantStore(VectorStore):
         self.kind = "qdrant-local" if url is None else "qdrant-server"
         self.location = self._path or url or ""
         super().__init__(workers=1 if url is None else SERVER_WORKERS)
+        self._mirrors: dict[str, LocalIndex] = {}  # local mode only; see app.vectors.local_index
         if api_key is not None:
             self._secrets = (api_key.get_secret_value(),)
 
@@ -79,8 +81,28 @@ class QdrantStore(VectorStore):
 
         self.client.upsert(collection, wait=True, points=[
             models.PointStruct(id=p.id, vector=list(p.vector), payload=dict(p.payload)) for p in points])
+        mirror = self._mirrors.get(collection)
+        if mirror is not None:
+            mirror.upsert((p.id, p.vector, p.payload) for p in points)
+
+    def _mirror(self, collection: str) -> LocalIndex:
+        """The collection's in-process mirror, loaded from the folder on first use (local mode)."""
+        mirror = self._mirrors.get(collection)
+        if mirror is None:
+            mirror = LocalIndex(self._dimension(collection))
+            offset = None
+            while True:
+                page, offset = self.client.scroll(collection, limit=1000, offset=offset, with_payload=True,
+                                                  with_vectors=True)
+                mirror.upsert((str(r.id), r.vector, r.payload or {}) for r in page)
+                if offset is None:
+                    break
+            self._mirrors[collection] = mirror
+        return mirror
 
     def _search(self, collection: str, vector: list[float], limit: int, where: dict[str, Scalar]) -> list[Hit]:
+        if self._path is not None:
+            return self._mirror(collection).search(vector, limit, where)
         response = self.client.query_points(collection, query=vector, limit=limit,
                                             query_filter=self._filter(where), with_payload=True)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
@@ -97,6 +119,7 @@ class QdrantStore(VectorStore):
         return records
 
     def _drop(self, collection: str) -> None:
+        self._mirrors.pop(collection, None)
         self.client.delete_collection(collection)
 
     def _get(self, collection: str, ids: list[str]) -> list[Record]:
@@ -105,9 +128,14 @@ class QdrantStore(VectorStore):
     def _delete(self, collection: str, ids: list[str] | None, where: dict[str, Scalar]) -> None:
         from qdrant_client import models
 
+        mirror = self._mirrors.get(collection)
+        if ids is None and mirror is not None:
+            ids = mirror.ids_matching(where)  # the same points, named, so the mirror drops them too
         selector: Any = (models.PointIdsList(points=list(ids)) if ids is not None
                          else models.FilterSelector(filter=self._filter(where)))
         self.client.delete(collection, points_selector=selector, wait=True)
+        if mirror is not None and ids is not None:
+            mirror.delete(ids)
 
     def _count(self, collection: str, where: dict[str, Scalar]) -> int:
         return int(self.client.count(collection, count_filter=self._filter(where), exact=True).count)
