@@ -2,7 +2,8 @@
 
 Local mode keeps every vector in memory and searches by brute force; it allows one client per folder
 (a file lock), so a second process on the same folder fails to open it: run a Qdrant server when
-several processes share memory.
+several processes share memory. In local mode, searches are answered by an in-process mirror
+(``app.vectors.local_index``): Qdrant's own local filtered search is 15-20x slower.
 """
 
 from __future__ import annotations
