@@ -51,6 +51,8 @@ class RedisBackend(CacheBackend):
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
+            for finished in [lp for lp in self._clients if lp.is_closed()]:  # see GatewayTransport.client
+                del self._clients[finished]
             from redis.asyncio import Redis
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff

@@ -78,8 +78,8 @@ class SemanticIndex:
         with self._lock:
             entries = self._scopes.get(scope)
             if entries is None:
-                entries = self._scopes[scope] = _Scope(np.empty((16, vector.shape[0]), np.float32),
-                                                       np.empty(16, np.float64))
+                entries = self._scopes[scope] = _Scope(np.empty((2, vector.shape[0]), np.float32),
+                                                       np.empty(2, np.float64))
             row = entries.rows.get(key)  # known: a refreshed answer, same prompt, new lifetime
             if row is None:
                 if self._total >= self.max_entries:
@@ -95,9 +95,19 @@ class SemanticIndex:
             if entries is not None and key in entries.rows:
                 entries.remove(entries.rows[key])
                 self._total -= 1
+                self._drop_if_empty(scope, entries)
 
     def _evict(self, preferred: _Scope) -> None:
         """Drop the entry that expires first (the oldest), from this scope or else the largest one."""
         victim = preferred if preferred.size else max(self._scopes.values(), key=lambda s: s.size)
         victim.remove(int(np.argmin(victim.expires[:victim.size])))
         self._total -= 1
+        if victim is not preferred:
+            scope = next(name for name, entries in self._scopes.items() if entries is victim)
+            self._drop_if_empty(scope, victim)
+
+    def _drop_if_empty(self, scope: str, entries: _Scope) -> None:
+        # Scopes are fine-grained (system prompt, literals...): an emptied one must not linger, or
+        # memory grows with the number of scopes ever seen rather than with CACHE_MAX_ENTRIES.
+        if entries.size == 0:
+            del self._scopes[scope]

@@ -42,7 +42,7 @@ from app.core.results import (
 from app.core.routing import Capability, Chain, Router, Target
 from app.core.settings import get_settings
 from app.core.streaming import CompletionStream, StreamBroken, SyncCompletionStream, read_chunks
-from app.core.sync_bridge import SyncBridge
+from app.core.sync_bridge import shared_bridge
 from app.core.transport import GatewayTransport, parse_json_error
 from app.core.validation import check_embedding_input, check_messages, check_params
 
@@ -69,7 +69,7 @@ class PortkeyManager:
         self.transport = transport or GatewayTransport(
             self.settings.gateway_url, timeout=self.settings.request_timeout, headers=headers
         )
-        self._bridge = SyncBridge()
+        self._bridge = shared_bridge()
         self.cache = ResponseCache.from_settings(self.settings)
 
     @property
@@ -243,6 +243,7 @@ class PortkeyManager:
                             delivered += chunk.text
                             yield chunk
                     except StreamBroken as broken:
+                        broken.reason = redact(broken.reason, self._secrets)  # provider text, may echo a key
                         attempts[-1] = attempts[-1].model_copy(update={"status": None, "error": broken.reason})
                         if delivered:
                             raise StreamInterruptedError(served.provider.name, delivered, broken.reason,

@@ -40,7 +40,7 @@ async def read_chunks(response: httpx2.Response) -> AsyncIterator[ChatCompletion
     try:
         async for data in sse_data(response):
             if data == "[DONE]":
-                return
+                break  # the end marker alone does not prove a finish: the check below decides
             try:
                 chunk = ChatCompletionChunk.model_validate_json(data)
             except ValueError:

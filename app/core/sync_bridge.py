@@ -52,3 +52,11 @@ class SyncBridge:
             aclose = getattr(agen, "aclose", None)
             if aclose is not None:
                 self.run(aclose())
+
+
+_shared = SyncBridge()
+
+
+def shared_bridge() -> SyncBridge:
+    """The process's one bridge: every manager's sync calls share its thread and loop."""
+    return _shared

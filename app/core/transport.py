@@ -56,9 +56,16 @@ class GatewayTransport:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None or client.is_closed:
+            self._forget_closed_loops()
             client = self._factory()
             self._clients[loop] = client
         return client
+
+    def _forget_closed_loops(self) -> None:
+        # A pool refers back to its loop, so weak keys alone never let go of a finished loop (each
+        # asyncio.run is one): drop those entries, letting the loop, the pool and its sockets be freed.
+        for loop in [loop for loop in self._clients if loop.is_closed()]:
+            del self._clients[loop]
 
     @property
     def pool_count(self) -> int:
@@ -94,7 +101,7 @@ class GatewayTransport:
         return RequestTimeoutError(f"the gateway did not answer within {timeout:.0f} s (REQUEST_TIMEOUT)")
 
     async def aclose(self) -> None:
-        """Close the pool of the running loop (others close with their loops)."""
+        """Close the pool of the running loop (pools of finished loops are dropped as new ones start)."""
         loop = asyncio.get_running_loop()
         client = self._clients.pop(loop, None)
         if client is not None:

@@ -24,7 +24,10 @@ from app.service.state import StateDep
 router = APIRouter(prefix="/v1", dependencies=[Depends(rate_limited)])
 
 # Fields of OpenAI's request that the gateway receives as they are; the rest is ours to handle.
-_OURS = {"model", "messages", "stream", "stream_options", "fallbacks"}
+# `metadata` (an OpenAI field for stored completions) and the manager's own keywords are never passed
+# through: a client must not set trace ids, routing or cache behaviour for everyone.
+_OURS = {"model", "messages", "stream", "stream_options", "fallbacks", "metadata", "trace_id", "provider",
+         "cache", "refresh", "semantic_cache"}
 
 
 class ChatRequest(BaseModel):

@@ -66,14 +66,19 @@ class RateLimiter:
         self.storage: Storage
         if redis_url:
             uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
-            self.storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{namespace}-ratelimit")
+            # Short timeouts: with Redis unreachable, a request must not wait for the OS connect timeout.
+            self.storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{namespace}-ratelimit",
+                                        socket_timeout=0.5, socket_connect_timeout=0.5)
         else:
             self.storage = MemoryStorage()
         self.shared = bool(redis_url)
         self._limiter = MovingWindowRateLimiter(self.storage)
         self._failing = False
+        self._retry_at = 0.0
 
     async def check(self, identity: str) -> None:
+        if self._failing and time.monotonic() < self._retry_at:
+            return  # the store failed a moment ago: let requests through rather than wait on it again
         try:
             allowed = await self._limiter.hit(self.rate, self.namespace, identity)
             if allowed:
@@ -84,6 +89,7 @@ class RateLimiter:
             if not self._failing:
                 log.warning("rate limiter store failed (%s); requests are not rate limited", type(exc).__name__)
             self._failing = True
+            self._retry_at = time.monotonic() + 1.0
             return
         raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())), self.text)
 

@@ -166,3 +166,11 @@ def test_health_metrics_and_body_limit(service, e2e_env):
     for text in texts:
         for key in keys:
             assert key not in text
+
+
+def test_reserved_request_fields_are_not_passed_through(client):
+    # `metadata` is an OpenAI field; the manager's own keywords must not be settable by a client.
+    completion = client.chat.completions.create(
+        model="groq/llama-3.3-70b-versatile", messages=_ask("Hello"), metadata={"team": "a"},
+        extra_body={"trace_id": "x" * 200, "provider": "openai", "cache": False, "refresh": True})
+    assert completion.choices[0].message.content.startswith("[groq/")
