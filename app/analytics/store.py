@@ -88,6 +88,8 @@ class AnalyticsStore:
         self.url = url
         self._metadata = MetaData()
         self.table = _table(self._metadata, table_prefix)
+        self._widths = {c.name: c.type.length for c in self.table.columns
+                        if isinstance(c.type, String) and c.type.length}
         self._engine: AsyncEngine | None = None
         self._queue: asyncio.Queue[RequestRecord] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -194,8 +196,19 @@ class AnalyticsStore:
 
     async def _insert(self, batch: list[RequestRecord]) -> None:
         assert self._engine is not None
+        rows = [self._fit(r.as_row()) for r in batch]
         async with self._engine.begin() as conn:
-            await conn.execute(insert(self.table), [r.as_row() for r in batch])
+            if self._failing:  # the table may never have been created (the database was down at start)
+                await conn.run_sync(self._metadata.create_all)
+            await conn.execute(insert(self.table), rows)
+
+    def _fit(self, row: dict[str, object]) -> dict[str, object]:
+        """Cut strings to their column's width: PostgreSQL rejects the whole batch for one long value."""
+        for name, width in self._widths.items():
+            value = row.get(name)
+            if isinstance(value, str) and len(value) > width:
+                row[name] = value[:width]
+        return row
 
     def _warn(self, exc: BaseException) -> None:
         if not self._failing:

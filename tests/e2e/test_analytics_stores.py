@@ -101,3 +101,18 @@ async def test_a_failing_database_degrades_analytics_only(e2e_env, tmp_path):
         await manager.aclose()
         await store.aclose()
     assert analytics_metrics.DROPPED.labels("database_error")._value.get() == before + 1
+
+
+async def test_a_long_trace_id_does_not_lose_the_batch(store, e2e_env, simulators, tmp_path):
+    # PostgreSQL rejects a whole INSERT for one value wider than its column; values are cut to fit.
+    manager = PortkeyManager(make_settings(e2e_env, memory_enabled=False, sophia_data_dir=str(tmp_path)))
+    manager.observers.add(store.observe)
+    try:
+        for trace_id in ("t" * 300, "short-trace"):
+            await manager.acreate_completion(provider="groq", fallbacks=[], cache=False, trace_id=trace_id,
+                                             messages=[{"role": "user", "content": f"hi {uuid.uuid4().hex}"}])
+        await store.flush()
+    finally:
+        await manager.aclose()
+    traces = [row["trace_id"] for row in await store.rows_since(time.time() - 60)]
+    assert traces == ["t" * 64, "short-trace"]
