@@ -11,7 +11,8 @@
     │   ├── NotFoundError (404)  RequestTimeoutError (408)  RateLimitError (429)
     │   ├── ProviderServerError (5xx)
     │   └── AllProvidersFailedError     every target of the chain failed; carries each attempt
-    └── StreamInterruptedError          a stream broke after content reached the caller
+    ├── StreamInterruptedError          a stream broke after content reached the caller
+    └── StreamClosedError               the caller stopped reading a stream (reported, never raised)
 
 Messages name providers, statuses and what to do; they never contain a key.
 """
@@ -156,3 +157,10 @@ class StreamInterruptedError(SophiaError):
         self.provider = provider
         self.partial_text = partial_text
         self.trace_id = trace_id
+
+
+class StreamClosedError(SophiaError):
+    """What observers see for a stream its caller closed before the end; never raised to the caller."""
+
+    def __init__(self) -> None:
+        super().__init__("the caller closed the stream before it ended")

@@ -24,6 +24,7 @@ from app.core.errors import (
     AllProvidersFailedError,
     ProviderError,
     ProviderNotConfiguredError,
+    StreamClosedError,
     StreamInterruptedError,
     error_class_for_status,
 )
@@ -259,6 +260,8 @@ class PortkeyManager:
                     self._report("chat_stream", chain, trace_id, started, metadata, routing=routing)
                     return
         except GeneratorExit:
+            # The caller stopped reading: the call still happened, so it is still reported once.
+            self._report("chat_stream", chain, trace_id, started, metadata, error=StreamClosedError())
             raise
         except Exception as exc:
             self._report("chat_stream", chain, trace_id, started, metadata, error=exc)
@@ -312,7 +315,13 @@ class PortkeyManager:
                     raise self._exhausted(chain, attempts, trace_id, "the embeddings answer was not valid") from None
 
         try:
-            parts = await asyncio.gather(*(one(b) for b in batches))
+            tasks = [asyncio.ensure_future(one(b)) for b in batches]
+            try:
+                parts = await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:  # one batch failed: the call failed, stop paying for the others
+                    task.cancel()
+                raise
             data, attempts, usage, start = [], [], Usage(), 0
             for (part, part_attempts), batch in zip(parts, batches, strict=True):
                 for item in sorted(part.data, key=lambda d: d.index):

@@ -11,6 +11,7 @@ import pytest
 from app.core.errors import (
     AllProvidersFailedError,
     GatewayUnavailableError,
+    ProviderError,
     ProviderNotConfiguredError,
     RateLimitError,
     StreamInterruptedError,
@@ -218,3 +219,24 @@ def test_no_key_reaches_logs_or_errors(make_manager, simulators, sandbox_env, ca
     for text in (*errors, caplog.text, gateway_log, repr(manager.settings), repr(manager.router.resolutions)):
         for key in keys:
             assert key not in text
+
+
+def test_every_call_is_reported_once_even_a_stream_closed_early(make_manager, simulators):
+    manager = make_manager(cache_ttl=0)
+    records = []
+    manager.observers.add(records.append)
+    manager.create_completion(provider="groq", messages=HELLO)
+    stream = manager.create_completion(provider="groq", messages=HELLO, stream=True)
+    next(iter(stream))
+    stream.close()
+    with pytest.raises(AllProvidersFailedError):
+        simulators.control.set_fault("groq", Fault(status=500))
+        manager.create_completion(provider="groq", messages=HELLO, fallbacks=["groq/llama-3.1-8b-instant"])
+    assert [(r.kind, type(r.error).__name__ if r.error else None) for r in records] == [
+        ("chat", None), ("chat_stream", "StreamClosedError"), ("chat", "AllProvidersFailedError")]
+
+
+def test_a_failed_embedding_batch_fails_the_call(make_manager, simulators):
+    simulators.control.set_fault("openai", Fault(status=400, times=1))
+    with pytest.raises(ProviderError):
+        make_manager(cache_ttl=0).create_embedding([f"text {i}" for i in range(300)], batch_size=100)
