@@ -7,6 +7,8 @@ the embedded cache and vector store, SQLite analytics. Nothing to install or con
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from typing import Any
 
 from app.service.config import ServiceConfig
@@ -56,6 +58,9 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
         auth = " (append #token=<one of SOPHIA_API_KEYS> to open the dashboard)" if config.auth_enabled else ""
         console.print(f"Sophia service on [bold]{url}[/]: dashboard {url}{auth}, API {url}v1, "
                       f"health {url}health, metrics {url}metrics")
+        # uvicorn re-raises the SIGTERM it caught once it has shut down; with Python's default handler
+        # that kills the process before `finally` stops the gateway and simulators (orphaning them).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         uvicorn.run(app, host=config.host, port=config.port, log_level=log_level)
     finally:
         if box is not None:

@@ -75,8 +75,14 @@ def test_serve_embedded_runs_the_sandboxed_service(tmp_path):
         assert answer.status_code == 200 and answer.headers["x-sophia-provider"] == "openai"
         page = httpx.get(url + "/", timeout=10).text
         assert "SANDBOX" in page and "openai" in page
+        children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(proc.pid)], check=False,
+                                                       capture_output=True, text=True).stdout.split()]
+        assert len(children) == 2  # the gateway and the simulators
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # how service managers stop it
         output, _ = proc.communicate(timeout=30)
     assert "SANDBOX" in output and f"http://127.0.0.1:{port}/" in output
     assert proc.returncode == 0
+    for pid in children:  # stopped and reaped with the service, not orphaned
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
