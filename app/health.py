@@ -21,7 +21,7 @@ from typing import Any
 
 from app.core.errors import GatewayUnavailableError
 from app.core.providers import PROVIDERS
-from app.core.redaction import redact
+from app.core.redaction import describe_error
 from app.vectors.probes import milvus_probe, qdrant_probe, weaviate_probe
 
 PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
@@ -70,7 +70,7 @@ class HealthChecker:
         except TimeoutError:
             return Check(False, f"no answer within {self.probe_timeout:.0f} s"), False
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
-            return Check(False, redact(f"{type(exc).__name__}: {exc}")[:300]), False
+            return Check(False, describe_error(exc)), False
         return Check(True, "answered", (time.perf_counter() - started) * 1000), False
 
     async def providers(self, force: bool = False) -> tuple[dict[str, Check], bool]:
@@ -103,7 +103,7 @@ class HealthChecker:
                 ok, reason = await asyncio.wait_for(probe(), self.probe_timeout)
                 return name, Check(ok, reason)
             except Exception as exc:  # noqa: BLE001
-                return name, Check(False, redact(f"{type(exc).__name__}: {exc}")[:300])
+                return name, Check(False, describe_error(exc))
 
         return dict(await asyncio.gather(*(run(n, m) for n, m in _store_probes.items())))
 

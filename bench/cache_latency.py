@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from app.gateway.process import free_port
 from bench.stats import print_table, summary
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
@@ -52,9 +53,7 @@ def throwaway_redis(url: str | None) -> Iterator[str | None]:
     if url or binary is None:
         yield url
         return
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with tempfile.TemporaryDirectory() as workdir:
         process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                     "--appendonly", "no", "--dir", workdir],

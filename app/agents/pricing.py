@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-_PROVIDER_IDS = {"openai": "openai", "anthropic": "anthropic", "deepseek": "deepseek", "groq": "groq",
-                 "mistral": "mistral", "together": "together", "perplexity": "perplexity"}
 
-
+# Our provider names are genai-prices' provider ids. A miss (LookupError) scans every pattern of the
+# table, so whether a model is priced is remembered: unpriced models cost one scan per process.
 @lru_cache(maxsize=256)
 def _known(provider: str, model: str) -> bool:
     return cost_usd(provider, model, 1, 1, check=False) is not None
@@ -25,7 +24,7 @@ def cost_usd(provider: str, model: str, input_tokens: int, output_tokens: int, *
 
     try:
         price = calc_price(Usage(input_tokens=input_tokens, output_tokens=output_tokens), model_ref=model,
-                           provider_id=_PROVIDER_IDS.get(provider, provider))
+                           provider_id=provider)
     except LookupError:
         return None
     return float(price.total_price)

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from app.core.redaction import redact
+from app.core.redaction import describe_error, redact
 
 PROBE = [{"role": "user", "content": "Reply with the single word OK."}]
 
@@ -49,10 +49,6 @@ class ProviderProbe:
         return {"ok": self.ok, "reason": self.reason, "latency_ms": round(self.latency_ms, 1)}
 
 
-def _why(exc: BaseException) -> str:
-    return redact(f"{type(exc).__name__}: {exc}")[:300]
-
-
 async def probe_completion(manager: Any, provider: str) -> ProviderProbe:
     """One completion on ``provider`` alone; also used by ``setup --verify``."""
     started = time.perf_counter()
@@ -60,7 +56,7 @@ async def probe_completion(manager: Any, provider: str) -> ProviderProbe:
         response = await manager.acreate_completion(provider=provider, messages=PROBE, fallbacks=[],
                                                     max_tokens=16, cache=False)
     except Exception as exc:  # noqa: BLE001 - reported, not raised
-        return ProviderProbe(False, _why(exc), (time.perf_counter() - started) * 1000)
+        return ProviderProbe(False, describe_error(exc), (time.perf_counter() - started) * 1000)
     elapsed = (time.perf_counter() - started) * 1000
     if not response.content.strip():
         return ProviderProbe(False, "answered with empty content", elapsed)
@@ -72,7 +68,7 @@ async def probe_embedding(manager: Any, provider: str) -> ProviderProbe:
     try:
         result = await manager.acreate_embedding(["Portkey integration check"], provider=provider)
     except Exception as exc:  # noqa: BLE001
-        return ProviderProbe(False, _why(exc), (time.perf_counter() - started) * 1000)
+        return ProviderProbe(False, describe_error(exc), (time.perf_counter() - started) * 1000)
     elapsed = (time.perf_counter() - started) * 1000
     dims = len(result.vectors[0]) if result.vectors else 0
     if not dims:
@@ -174,7 +170,7 @@ async def check_factories(manager: Any) -> CheckResult:
                              "latency_ms": round(insight.execution.latency_ms, 1)}
     except Exception as exc:  # noqa: BLE001
         elapsed = (time.perf_counter() - started) * 1000
-        return CheckResult("Factory integration", False, _why(exc), elapsed, results)
+        return CheckResult("Factory integration", False, describe_error(exc), elapsed, results)
     elapsed = (time.perf_counter() - started) * 1000
     ok = all(r["ok"] for r in results.values())
     served = ", ".join(f"{k} via {v['provider']}" + (" (fallback)" if v["fallback_used"] else "")

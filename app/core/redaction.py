@@ -16,6 +16,11 @@ _KEY_SHAPED = re.compile(
 MASK = "[redacted]"
 
 
+def describe_error(exc: BaseException, secrets: Iterable[str] = (), limit: int = 300) -> str:
+    """``Type: message`` of an exception, scrubbed and cut: for health reasons, reports and logs."""
+    return redact(f"{type(exc).__name__}: {exc}", secrets)[:limit]
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:

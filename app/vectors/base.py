@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from app.core.errors import InvalidRequestError, SophiaError
-from app.core.redaction import redact
+from app.core.redaction import describe_error
 from app.vectors.metrics import LATENCY, VECTOR_ERRORS
 
 Scalar = str | int | float | bool
@@ -196,7 +196,7 @@ class VectorStore(ABC):
             raise
         except Exception as exc:
             VECTOR_ERRORS.labels(self.kind, operation).inc()
-            reason = redact(f"{type(exc).__name__}: {exc}", self._secrets)[:400]
+            reason = describe_error(exc, self._secrets, limit=400)
             raise VectorStoreError(self.kind, operation, reason) from exc
         finally:
             histogram = LATENCY.get(operation)

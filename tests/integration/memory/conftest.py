@@ -6,7 +6,6 @@ using fresh agent ids. Memory in the factories is passed in explicitly, never ta
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.embeddings import LocalEmbedder, get_embedder
+from app.gateway.process import free_port
 from app.memory import AgentMemory, BatchingEmbedder
 from app.vectors.base import VectorStore
 from app.vectors.milvus import MilvusStore
@@ -30,9 +30,7 @@ def open_engine(kind: str, folder: Path) -> VectorStore:
 
 def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_port()
 
 
 @pytest.fixture(scope="session")
