@@ -7,9 +7,9 @@
 """
 
 from app.memory.batching import BatchingEmbedder
-from app.memory.models import AddResult, Memory
+from app.memory.models import AddResult, MemoryRecord
 from app.memory.process import default_memory, reset_memory
 from app.memory.store import DEFAULT_DEDUP_THRESHOLD, AgentMemory, memory_id
 
-__all__ = ["DEFAULT_DEDUP_THRESHOLD", "AddResult", "AgentMemory", "BatchingEmbedder", "Memory", "default_memory",
+__all__ = ["DEFAULT_DEDUP_THRESHOLD", "AddResult", "AgentMemory", "BatchingEmbedder", "MemoryRecord", "default_memory",
            "memory_id", "reset_memory"]

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 
-class Memory(BaseModel):
+class MemoryRecord(BaseModel):
     id: str
     agent_id: str
     domain: str
@@ -29,13 +29,13 @@ class Memory(BaseModel):
         }
 
     @classmethod
-    def from_payload(cls, point_id: str, payload: dict[str, Any], score: float | None = None) -> Memory:
+    def from_payload(cls, point_id: str, payload: dict[str, Any], score: float | None = None) -> MemoryRecord:
         fields = {k: payload[k] for k in cls.model_fields if k in payload and k not in ("id", "score")}
         return cls(id=point_id, score=score, **fields)
 
 
 class AddResult(BaseModel):
-    memory: Memory
+    memory: MemoryRecord
     merged: bool
     """True when a near-duplicate existed and was refreshed instead of storing a second copy."""
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.memory.models import Memory
+from app.memory.models import MemoryRecord
 
 HEADER = "Memories from your earlier work, most relevant first (they may be outdated; use them only if they help):"
 
 
-def memory_block(memories: Sequence[Memory], max_chars: int) -> str:
+def memory_block(memories: Sequence[MemoryRecord], max_chars: int) -> str:
     """The header plus one line per memory, never longer than ``max_chars`` ("" when nothing fits).
 
     A memory that does not fit whole is cut only when it is the first; later ones are dropped.
@@ -29,7 +29,7 @@ def memory_block(memories: Sequence[Memory], max_chars: int) -> str:
     return HEADER + "\n" + "\n".join(lines) if lines else ""
 
 
-def with_memories(messages: Sequence[Mapping[str, Any]], memories: Sequence[Memory],
+def with_memories(messages: Sequence[Mapping[str, Any]], memories: Sequence[MemoryRecord],
                   max_chars: int) -> list[dict[str, Any]]:
     """A copy of ``messages`` whose system prompt ends with the memory block (or gains one)."""
     out = [dict(m) for m in messages]

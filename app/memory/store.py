@@ -23,7 +23,7 @@ from typing import Any
 
 from app.core.errors import InvalidRequestError
 from app.embeddings.base import Embedder
-from app.memory.models import AddResult, Memory, utcnow
+from app.memory.models import AddResult, MemoryRecord, utcnow
 from app.vectors.base import Point, VectorStore, check_id, check_limit
 from app.vectors.collections import AGENT_MEMORY
 
@@ -119,31 +119,31 @@ class AgentMemory:
             now = utcnow()
             closest = await self.store.search(self.collection, vector, 1, {"agent_id": agent_id})
             if closest and closest[0].score >= self.dedup_threshold:
-                old = Memory.from_payload(closest[0].id, closest[0].payload)
+                old = MemoryRecord.from_payload(closest[0].id, closest[0].payload)
                 memory = old.model_copy(update={"text": text, "domain": domain, "role": role, "source": source,
                                                 "updated_at": now, "times_seen": old.times_seen + 1})
                 merged = True
             else:
-                memory = Memory(id=memory_id(agent_id, text), agent_id=agent_id, domain=domain, role=role,
+                memory = MemoryRecord(id=memory_id(agent_id, text), agent_id=agent_id, domain=domain, role=role,
                                 text=text, source=source, created_at=now, updated_at=now)
                 merged = False
             await self.store.upsert(self.collection, [Point(memory.id, vector, memory.payload())])
         return AddResult(memory=memory, merged=merged)
 
-    async def _search(self, query: str, limit: int, where: dict[str, str], min_score: float) -> list[Memory]:
+    async def _search(self, query: str, limit: int, where: dict[str, str], min_score: float) -> list[MemoryRecord]:
         query = _text(query, "query", MAX_TEXT * 10)
         limit = check_limit(limit)
         vector = await self.embed(query)
         await self._ready(vector)
         hits = await self.store.search(self.collection, vector, limit, where)
-        return [Memory.from_payload(h.id, h.payload, h.score) for h in hits if h.score >= min_score]
+        return [MemoryRecord.from_payload(h.id, h.payload, h.score) for h in hits if h.score >= min_score]
 
-    async def search(self, agent_id: str, query: str, limit: int = 5, min_score: float = 0.0) -> list[Memory]:
+    async def search(self, agent_id: str, query: str, limit: int = 5, min_score: float = 0.0) -> list[MemoryRecord]:
         """The agent's memories closest to ``query``, most similar first."""
         return await self._search(query, limit, {"agent_id": _text(agent_id, "agent_id", 200)}, min_score)
 
     async def search_domain(self, domain: str, query: str, limit: int = 5, role: str | None = None,
-                            min_score: float = 0.0) -> list[Memory]:
+                            min_score: float = 0.0) -> list[MemoryRecord]:
         """Memories of every agent of a domain (optionally one role) closest to ``query``."""
         where = {"domain": _text(domain, "domain", 100)}
         if role is not None:
@@ -155,12 +155,12 @@ class AgentMemory:
             dimension = self.embedder.dimension or len(await self.embed("dimension probe"))
             await self.ensure(self.collection, dimension, AGENT_MEMORY.keyword_fields)
 
-    async def list_memories(self, agent_id: str, limit: int = 100) -> list[Memory]:
+    async def list_memories(self, agent_id: str, limit: int = 100) -> list[MemoryRecord]:
         """The agent's memories, most recently updated first."""
         agent_id = _text(agent_id, "agent_id", 200)
         await self._ensure_own()
         records = await self.store.scroll(self.collection, {"agent_id": agent_id}, check_limit(limit))
-        memories = [Memory.from_payload(r.id, r.payload) for r in records]
+        memories = [MemoryRecord.from_payload(r.id, r.payload) for r in records]
         return sorted(memories, key=lambda m: m.updated_at, reverse=True)
 
     async def count(self, agent_id: str | None = None) -> int:

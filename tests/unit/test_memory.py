@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from app.agents.base import Agent
 from app.embeddings.base import Embedder
-from app.memory import AgentMemory, BatchingEmbedder, Memory, memory_id
+from app.memory import AgentMemory, BatchingEmbedder, MemoryRecord, memory_id
 from app.memory.agents import recall_into, remember_exchange
 from app.memory.prompting import HEADER, memory_block, with_memories
 from app.vectors.base import VectorStore
@@ -16,8 +16,8 @@ from app.vectors.base import VectorStore
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def mem(text: str) -> Memory:
-    return Memory(id="x", agent_id="a", domain="artemis", role="r", text=text, source="manual",
+def mem(text: str) -> MemoryRecord:
+    return MemoryRecord(id="x", agent_id="a", domain="artemis", role="r", text=text, source="manual",
                   created_at=NOW, updated_at=NOW)
 
 
