@@ -212,6 +212,14 @@ class VectorStore(ABC):
             raise VectorStoreError(self.kind, "use", f"collection {collection!r} was not ensured first")
         return self._dimensions[collection]
 
+    async def run_on_client(self, operation: str, fn: Callable[[Any], T]) -> T:
+        """``fn(client)`` on the store's worker thread, with this store's error translation and metrics.
+
+        For engine features the interface does not cover (Weaviate's hybrid query, paging through a
+        whole collection). Write through the interface instead: it keeps the Qdrant mirror in step.
+        """
+        return await self._run(operation, lambda: fn(self.client))
+
     # --- the interface ---
     async def ensure_collection(self, collection: str, dimension: int,
                                 keyword_fields: Sequence[str] = ()) -> int:
