@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from app.cli.docs import app as docs_app
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sophia Intel AI routing layer.")
 console = Console()
 err_console = Console(stderr=True)
@@ -139,6 +141,9 @@ def stats(hours: Annotated[float, typer.Option(help="How far back to look.")] = 
     from app.cli.ops import stats as run_stats
 
     raise typer.Exit(_fail_on_config_error(lambda: asyncio.run(run_stats(console, hours, as_json))))
+
+
+app.add_typer(docs_app, name="docs")
 
 
 def main() -> None:

@@ -109,6 +109,22 @@ class DocumentStore:
         content = await asyncio.to_thread(file.read_bytes)
         return await self._add(source, content, fmt, meta, progress)
 
+    async def add_bytes(self, data: bytes, source: str, metadata: Mapping[str, Any] | None = None, *,
+                        format: Format | None = None, progress: Progress | None = None) -> AddResult:
+        """Add (or replace) ``source`` from a file's bytes (an upload); ``format`` defaults to the
+        source's suffix."""
+        source = check_source(source)
+        meta = check_metadata(metadata)
+        fmt = format or format_for(source)
+        if fmt not in SUFFIXES.values():
+            raise InvalidRequestError(f"unknown format {fmt!r} for {source}; name a suffix or format: "
+                                      f"{', '.join(SUFFIXES)}")
+        if not isinstance(data, bytes) or not data.strip():
+            raise InvalidRequestError("the document is empty")
+        if len(data) > self.max_bytes:
+            raise InvalidRequestError(f"the document is {len(data)} bytes; the limit is {self.max_bytes}")
+        return await self._add(source, data, fmt, meta, progress)
+
     async def _add(self, source: str, content: bytes, fmt: Format, metadata: dict[str, Any],
                    progress: Progress | None) -> AddResult:
         await self._ready()

@@ -20,7 +20,7 @@ from app.analytics import AnalyticsStore
 from app.artemis.portkey_unified_factory import ArtemisFactory
 from app.core.manager import PortkeyManager
 from app.core.settings import get_settings
-from app.service import agent_routes, errors, openai_routes, ops_routes
+from app.service import agent_routes, document_routes, errors, openai_routes, ops_routes
 from app.service.config import ServiceConfig
 from app.service.security import Authenticator, BodyLimitMiddleware, RateLimiter
 from app.service.state import ServiceState
@@ -74,6 +74,7 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
     errors.install(app)
     app.include_router(openai_routes.router)
     app.include_router(agent_routes.router)
+    app.include_router(document_routes.router)
     app.include_router(ops_routes.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     return app
