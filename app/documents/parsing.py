@@ -2,9 +2,10 @@
 
 Markdown is read with markdown-it-py: a paragraph is one top-level block (a paragraph, a list, a
 table, a code fence) taken verbatim from the source lines, so a `#` inside a code fence is never
-taken for a heading. HTML is read with the standard library's parser (block elements end
-paragraphs, ``h1``-``h6`` open sections, scripts and styles are dropped). PDFs are read with pypdf,
-one section per page; a PDF without a text layer (a scan) is refused, since nothing here does OCR.
+taken for a heading. Plain text and PDFs carry no markup, so there a lone short capitalised line
+without closing punctuation is taken for a heading. HTML is read with the standard library's parser (block elements end
+paragraphs, ``h1``-``h6`` open sections, scripts and styles are dropped). PDFs are read with pypdf in
+layout mode (blank lines end paragraphs), and every chunk knows its page; a PDF without a text layer (a scan) is refused, since nothing here does OCR.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def parse(data: bytes | str, fmt: Format, name: str = "the document") -> ParsedD
         return _markdown(text)
     if fmt == "html":
         return _html(text)
-    return ParsedDocument("text", None, _sections([((), _paragraphs(text), None)]))
+    return _plain(text)
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -67,11 +68,19 @@ class _Outline:
         self.path: list[tuple[int, str]] = []
         self.parts: list[tuple[tuple[str, ...], list[str], int | None]] = [((), [], None)]
 
-    def heading(self, level: int, text: str) -> None:
+    def heading(self, level: int, text: str, page: int | None = None) -> None:
         while self.path and self.path[-1][0] >= level:
             self.path.pop()
         self.path.append((level, text))
-        self.parts.append((tuple(t for _, t in self.path), [], None))
+        self.parts.append((tuple(t for _, t in self.path), [], page))
+
+    def page(self, number: int) -> None:
+        """A new PDF page: the section goes on, but its chunks from here on are on this page."""
+        headings, paragraphs, _ = self.parts[-1]
+        if paragraphs:
+            self.parts.append((headings, [], number))
+        else:
+            self.parts[-1] = (headings, paragraphs, number)
 
     def paragraph(self, text: str) -> None:
         if text.strip():
@@ -170,6 +179,25 @@ def _html(text: str) -> ParsedDocument:
     return ParsedDocument("html", parser.page_title or parser.outline.title(), _sections(parser.outline.parts))
 
 
+def _looks_like_heading(block: str) -> bool:
+    """PDFs carry no headings, only text: a lone short line, capitalised, without closing punctuation."""
+    line = " ".join(block.split())
+    return "\n" not in block.strip() and 0 < len(line) <= 80 and line[0].isupper() and line[-1] not in ".,;:!?"
+
+
+def _plain(text: str) -> ParsedDocument:
+    """Plain text: paragraphs at blank lines; a lone heading-like line opens a section (the first, the title)."""
+    outline = _Outline()
+    blocks = _paragraphs(text)
+    for i, block in enumerate(blocks):
+        if _looks_like_heading(block) and i + 1 < len(blocks):
+            outline.heading(1 if i == 0 else 2, " ".join(block.split()))
+        else:
+            outline.paragraph(block)
+    return ParsedDocument("text", outline.title() if blocks and _looks_like_heading(blocks[0]) else None,
+                          _sections(outline.parts))
+
+
 def _pdf(data: bytes, name: str) -> ParsedDocument:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -178,18 +206,24 @@ def _pdf(data: bytes, name: str) -> ParsedDocument:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise InvalidRequestError(f"{name} is an encrypted PDF; remove the password first")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        # Layout mode keeps vertical gaps as blank lines, which is where paragraphs end.
+        pages = [page.extract_text(extraction_mode="layout") or "" for page in reader.pages]
         title = (reader.metadata.title if reader.metadata else None) or None
     except (PdfReadError, ValueError, KeyError) as exc:
         if isinstance(exc, InvalidRequestError):
             raise
         raise InvalidRequestError(f"{name} is not a readable PDF ({type(exc).__name__}: {exc})") from None
-    parts = []
+    outline = _Outline()
     for number, page in enumerate(pages, start=1):
-        # pypdf ends every line with a newline; a blank line (or none at all) separates paragraphs.
-        paragraphs = [" ".join(p.replace("-\n", "").split()) for p in _paragraphs(page)]
-        parts.append(((), paragraphs, number))
-    sections = _sections(parts)
+        outline.page(number)
+        for block in _paragraphs(page):
+            text = " ".join(block.replace("-\n", "").split())
+            if _looks_like_heading(block):
+                outline.heading(1 if text == title else 2, text, number)
+            else:
+                outline.paragraph(text)
+    title = title or outline.title()
+    sections = _sections(outline.parts)
     if not sections:
         raise InvalidRequestError(f"{name} has no text layer (a scanned PDF?); OCR is not supported")
     return ParsedDocument("pdf", title, sections)
