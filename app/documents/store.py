@@ -178,3 +178,22 @@ class DocumentStore:
         """Every source, sorted by name."""
         await self._ready()
         return sorted(await self.backend.sources(), key=lambda s: s.source)
+
+    async def stats(self) -> dict[str, Any]:
+        """What a dashboard shows: sources, chunks, the last add, and where they live."""
+        sources = await self.sources()
+        return {"sources": len(sources), "chunks": sum(s.chunks for s in sources),
+                "last_added_at": max((s.added_at for s in sources), default=None),
+                "backend": self.backend.kind, "location": self.backend.location}
+
+    async def health(self) -> tuple[bool, str]:
+        """(True, what was checked) or (False, why not), as the health check's store probes answer."""
+        try:
+            stats = await self.stats()
+        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+            from app.core.redaction import describe_error
+
+            return False, describe_error(exc)
+        return True, (f"{stats['backend']} at {stats['location']}: {stats['sources']} source(s), "
+                      f"{stats['chunks']} chunk(s)")
+

@@ -57,6 +57,11 @@ async def test_every_format_of_the_corpus_is_stored_with_its_positions(corpus_st
     assert len(sources) == len(list(CORPUS.iterdir()))
     assert {s.format for s in sources.values()} == {"markdown", "html", "text", "pdf"}
     assert sources["msa-summary.pdf"].title == "Master Services Agreement: Key Terms Summary"
+    stats = await corpus_store.stats()
+    assert stats["sources"] == len(sources) and stats["chunks"] == sum(s.chunks for s in sources.values())
+    assert stats["last_added_at"] == max(s.added_at for s in sources.values()) and stats["backend"] == "qdrant-local"
+    ok, reason = await corpus_store.health()
+    assert ok and f"{len(sources)} source(s)" in reason
     [hit] = await corpus_store.search("Which password manager does the company use?", limit=1)
     assert (hit.source, hit.format, hit.page) == ("security-awareness-training.pdf", "pdf", 1)
     assert "1Password" in hit.chunk and hit.section.endswith("Passwords and keys")
