@@ -18,19 +18,19 @@ import asyncio
 import hashlib
 import json
 import os
-import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from app.core.errors import InvalidRequestError
+from app.core.keyed_locks import KeyedLocks
 from app.documents.backends import DocumentBackend, SearchMode, where_for
 from app.documents.chunking import ChunkingOptions, chunk_document
 from app.documents.inputs import check_filters, check_metadata, check_query, check_source
 from app.documents.models import AddResult, DocumentHit, Format, SourceInfo
 from app.documents.parsing import SUFFIXES, format_for, parse
-from app.embeddings.base import Embedder
+from app.embeddings.base import Embedder, built
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(chunks_embedded, chunks_total)`` while a source is embedded."""
@@ -47,19 +47,13 @@ class DocumentStore:
         self._embedder = embedder
         self.chunking = chunking or ChunkingOptions()
         self.max_bytes = max_bytes
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-            weakref.WeakKeyDictionary())
+        self._source_lock = KeyedLocks()
 
     @property
     def embedder(self) -> Embedder:
         """Given, or built by the callable on first use (so loading a model waits until it is needed)."""
-        if not isinstance(self._embedder, Embedder):
-            self._embedder = self._embedder()
+        self._embedder = built(self._embedder)
         return self._embedder
-
-    def _source_lock(self, source: str) -> asyncio.Lock:
-        locks = self._locks.setdefault(asyncio.get_running_loop(), {})
-        return locks.setdefault(source, asyncio.Lock())
 
     async def _ready(self) -> None:
         embedder = self.embedder

@@ -26,14 +26,14 @@ import logging
 import os
 import re
 import uuid
-import weakref
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from app.core.errors import InvalidRequestError
+from app.core.keyed_locks import KeyedLocks
 from app.core.sync_bridge import shared_bridge
-from app.embeddings.base import Embedder
+from app.embeddings.base import Embedder, built
 from app.memory.mem0_history import HistoryLog
 from app.memory.store import DEFAULT_DEDUP_THRESHOLD, MAX_TEXT
 from app.vectors.base import MAX_LIMIT, Point, VectorStore, check_id
@@ -164,8 +164,7 @@ class AsyncMemory:
         self.dedup_threshold = dedup_threshold
         self.db = HistoryLog(history_db_path or os.path.join(settings.sophia_data_dir, "mem0_history.db"))
         self._ready = False
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-            weakref.WeakKeyDictionary())
+        self._scope_lock = KeyedLocks()
 
     @classmethod
     def from_config(cls, config_dict: Mapping[str, Any]) -> AsyncMemory:
@@ -182,8 +181,7 @@ class AsyncMemory:
 
     @property
     def embedder(self) -> Embedder:
-        if not isinstance(self._embedder, Embedder):
-            self._embedder = self._embedder()
+        self._embedder = built(self._embedder)
         return self._embedder
 
     async def _ensure(self) -> None:
@@ -194,8 +192,7 @@ class AsyncMemory:
             self._ready = True
 
     def _lock(self, where: Mapping[str, Any]) -> asyncio.Lock:
-        key = "&".join(f"{k}={where[k]}" for k in SCOPE_KEYS if k in where)
-        return self._locks.setdefault(asyncio.get_running_loop(), {}).setdefault(key, asyncio.Lock())
+        return self._scope_lock("&".join(f"{k}={where[k]}" for k in SCOPE_KEYS if k in where))
 
     async def _history(self, *args: Any, **kwargs: Any) -> None:
         await asyncio.to_thread(self.db.add, *args, **kwargs)

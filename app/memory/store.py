@@ -15,14 +15,13 @@ Point ids are uuid5 over the agent and the normalised text, so exact repeats lan
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 from app.core.errors import InvalidRequestError
-from app.embeddings.base import Embedder
+from app.core.keyed_locks import KeyedLocks
+from app.embeddings.base import Embedder, built
 from app.memory.models import AddResult, MemoryRecord, utcnow
 from app.vectors.base import Point, VectorStore, check_id, check_limit
 from app.vectors.collections import AGENT_MEMORY
@@ -74,13 +73,11 @@ class AgentMemory:
         """time.monotonic() after which a degraded memory is tried again."""
         self._warm = False
         self._ensured: set[str] = set()
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
-            weakref.WeakKeyDictionary())
+        self._agent_lock = KeyedLocks()
 
     @property
     def embedder(self) -> Embedder:
-        if not isinstance(self._embedder, Embedder):
-            self._embedder = self._embedder()
+        self._embedder = built(self._embedder)
         return self._embedder
 
     async def warm_up(self) -> None:
@@ -99,13 +96,6 @@ class AgentMemory:
 
     async def _ready(self, vector: list[float]) -> None:
         await self.ensure(self.collection, len(vector), AGENT_MEMORY.keyword_fields)
-
-    def _agent_lock(self, agent_id: str) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        locks = self._locks.get(loop)
-        if locks is None:
-            locks = self._locks[loop] = {}
-        return locks.setdefault(agent_id, asyncio.Lock())
 
     async def add(self, agent_id: str, text: str, *, domain: str, role: str, source: str = "manual") -> AddResult:
         """Remember ``text`` for the agent, merging it into a near-duplicate when there is one."""
