@@ -39,9 +39,9 @@ class WeaviateDocuments(DocumentBackend):
             if client.collections.exists(name):
                 return
 
-            def field(prop: str, kind: Any = DataType.TEXT) -> Any:
-                return Property(name=prop, data_type=kind, tokenization=Tokenization.FIELD if kind == DataType.TEXT
-                                else None, index_searchable=False)
+            def field(prop: str) -> Any:  # whole-value text: filtered on, never searched by BM25
+                return Property(name=prop, data_type=DataType.TEXT, tokenization=Tokenization.FIELD,
+                                index_searchable=False)
 
             client.collections.create(
                 name, vectorizer_config=Configure.Vectorizer.none(),
@@ -51,8 +51,7 @@ class WeaviateDocuments(DocumentBackend):
                     Property(name="section", data_type=DataType.TEXT, tokenization=Tokenization.WORD),
                     Property(name="title", data_type=DataType.TEXT, tokenization=Tokenization.WORD),
                     field("source"), field("content_hash"), field("format"), field("added_at"),
-                    field("chunk_index", DataType.INT), field("chunk_count", DataType.INT),
-                    field("page", DataType.INT),
+                    *(Property(name=prop, data_type=DataType.INT) for prop in ("chunk_index", "chunk_count", "page")),
                 ])
 
         await self.store.run_on_client("ensure", create)
