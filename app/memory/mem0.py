@@ -78,10 +78,9 @@ def _scope(ids: Mapping[str, Any], filters: Mapping[str, Any] | None, method: st
         if not isinstance(value, str | int | float | bool):
             raise InvalidRequestError(f"{method}(): filter {key!r} must be a string, number or bool")
         where[key] = value
-    for key in SCOPE_KEYS:
-        value = _entity_id(ids.get(key), key) if ids.get(key) is not None else None
-        if value is not None:
-            where[key] = value
+    for key in SCOPE_KEYS:  # an id given as an argument wins over the same id in filters
+        if ids.get(key) is not None:
+            where[key] = _entity_id(ids[key], key)
         elif key in where:
             where[key] = _entity_id(where[key], key)
     if not any(key in where for key in SCOPE_KEYS):
