@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from app.core.keyed_locks import KeyedLocks
 from app.documents.backends import (
     DOCUMENT_SOURCES,
     DOCUMENTS,
@@ -49,7 +50,7 @@ class QdrantDocuments(DocumentBackend):
         self._keywords: KeywordIndex | None = None
         self._current: dict[str, str] = {}
         """source -> content hash of the version the keyword index holds."""
-        self._lock = asyncio.Lock()
+        self._lock = KeyedLocks()  # the backend may be used from more than one event loop
         self._shared = store.kind != "qdrant-local"
 
     async def _scan(self, collection: str, where: dict[str, Scalar] | None = None) -> list[Record]:
@@ -78,17 +79,20 @@ class QdrantDocuments(DocumentBackend):
 
     async def _index(self) -> KeywordIndex:
         """The keyword index, loaded on first use and (on a server) brought up to date."""
-        async with self._lock:
-            if self._keywords is None or self._shared:
+        async with self._lock("keywords"):
+            if self._keywords is None:
                 current = {s.source: s.content_hash for s in await self.sources()}
-                if self._keywords is None:
-                    self._keywords = KeywordIndex()
-                    stale = set(current)
-                else:
-                    stale = {s for s in current.keys() | self._current.keys()
-                             if current.get(s) != self._current.get(s)}
-                for source in stale:
-                    await self._reload(self._keywords, source, current.get(source))
+                records = await self._scan(DOCUMENTS.name)  # one pass: local mode filters in Python
+                index = KeywordIndex()
+                await asyncio.to_thread(index.add, [
+                    (r.id, _searchable(r.payload), r.payload) for r in records
+                    if current.get(r.payload.get("source")) == r.payload.get("content_hash")])
+                self._keywords, self._current = index, current
+            elif self._shared:
+                current = {s.source: s.content_hash for s in await self.sources()}
+                for source in current.keys() | self._current.keys():
+                    if current.get(source) != self._current.get(source):
+                        await self._reload(self._keywords, source, current.get(source))
                 self._current = current
             return self._keywords
 
@@ -100,7 +104,7 @@ class QdrantDocuments(DocumentBackend):
 
     async def _written(self, info: SourceInfo, chunks: Sequence[Chunk], texts: Sequence[str],
                        previous: SourceInfo | None) -> None:
-        async with self._lock:
+        async with self._lock("keywords"):
             if self._keywords is None:
                 return  # loaded from the store, this write included, on first search
             index = self._keywords
@@ -113,7 +117,7 @@ class QdrantDocuments(DocumentBackend):
             self._current[info.source] = info.content_hash
 
     async def _removed(self, info: SourceInfo) -> None:
-        async with self._lock:
+        async with self._lock("keywords"):
             if self._keywords is not None:
                 index = self._keywords
                 await asyncio.to_thread(index.remove, index.ids_matching({"source": info.source}))
