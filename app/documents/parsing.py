@@ -2,10 +2,11 @@
 
 Markdown is read with markdown-it-py: a paragraph is one top-level block (a paragraph, a list, a
 table, a code fence) taken verbatim from the source lines, so a `#` inside a code fence is never
-taken for a heading. Plain text and PDFs carry no markup, so there a lone short capitalised line
-without closing punctuation is taken for a heading. HTML is read with the standard library's parser (block elements end
-paragraphs, ``h1``-``h6`` open sections, scripts and styles are dropped). PDFs are read with pypdf in
-layout mode (blank lines end paragraphs), and every chunk knows its page; a PDF without a text layer (a scan) is refused, since nothing here does OCR.
+taken for a heading. HTML is read with the standard library's parser (block elements end
+paragraphs, ``h1``-``h6`` open sections, scripts and styles are dropped). PDFs are read with pypdf
+in layout mode (blank lines end paragraphs), and every chunk knows its page; a PDF without a text
+layer (a scan) is refused, since nothing here does OCR. Plain text and PDFs carry no markup, so
+there a lone short capitalised line without closing punctuation is taken for a heading.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.e2e
 
 def sophia_docs(*args: str, data: Any) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SOPHIA_DATA_DIR": str(data), "QDRANT_PATH": str(data / "qdrant"), "COLUMNS": "200"}
-    return subprocess.run([str(SOPHIA), "docs", *args], check=False, env=env, capture_output=True, text=True, timeout=240,
-                          cwd=data)
+    return subprocess.run([str(SOPHIA), "docs", *args], check=False, env=env, capture_output=True, text=True,
+                          timeout=240, cwd=data)
 
 
 def test_cli_adds_searches_lists_and_removes(tmp_path):

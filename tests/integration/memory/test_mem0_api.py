@@ -20,7 +20,8 @@ MOVIES = [
     {"role": "user", "content": "I'm planning to watch a movie tonight. Any recommendations?"},
     {"role": "assistant", "content": "How about thriller movies? They can be quite engaging."},
     {"role": "user", "content": "I'm not a big fan of thriller movies but I love sci-fi movies."},
-    {"role": "assistant", "content": "Got it! I'll avoid thriller recommendations and suggest sci-fi movies in the future."},
+    {"role": "assistant",
+     "content": "Got it! I'll avoid thriller recommendations and suggest sci-fi movies in the future."},
 ]
 ITEM_KEYS = {"id", "memory", "hash", "metadata", "created_at", "updated_at"}
 
