@@ -12,9 +12,10 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from app.agents.base import Agent, AgentFactoryBase, FactorySlot, check_max_tokens, check_text
+from app.agents.base import Agent, AgentFactoryBase, check_max_tokens, check_text
 from app.agents.prompts import artemis_prompt
 from app.agents.results import ExecutionResult
+from app.runtime import FactorySlot
 
 __all__ = ["ArtemisFactory", "ExecutionResult", "TechnicalAgentRole", "get_portkey_artemis_factory"]
 

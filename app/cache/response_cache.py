@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ from app.cache.entries import (
 )
 from app.cache.keys import UncacheableRequest, cache_key, chat_request_hash, digest, embedding_hash, owner
 from app.cache.literals import literals, normalise
+from app.core.caching import HitReporter, StreamSource
 from app.core.results import (
     CacheStatus,
     ChatCompletion,
@@ -39,11 +40,10 @@ if TYPE_CHECKING:
     import numpy as np
 
     from app.cache.semantic import SemanticIndex
+    from app.embeddings.base import Embedder
 
 log = logging.getLogger("app.cache")
 
-StreamSource = Callable[[Any], AsyncIterator[ChatCompletionChunk]]
-HitReporter = Callable[[RoutingInfo, float], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,18 +90,20 @@ def semantic_question(domain: str, role: str, chain: Sequence[tuple[str, str]],
 
 class ResponseCache:
     def __init__(self, backend: CacheBackend, *, ttl: float, policy: SemanticPolicy = SemanticPolicy(),
-                 max_entries: int = 10_000, embedder: Any = None, clock: Clock = time.monotonic) -> None:
+                 max_entries: int = 10_000, embedder: Embedder | None = None, clock: Clock = time.monotonic) -> None:
+        """``embedder`` serves the semantic cache (without one, semantic lookups are misses)."""
         self.backend = backend
         self.ttl = ttl
         self.policy = policy
         self._max_entries = max_entries
         self._clock = clock
         self._index: SemanticIndex | None = None
-        self._embedder = embedder
+        self.embedder = embedder
         self._embedder_down = False
 
     @classmethod
-    def from_settings(cls, settings: Any, embedder: Any = None) -> ResponseCache:
+    def from_settings(cls, settings: Any, embedder: Embedder | None = None) -> ResponseCache:
+        """The cache the settings call for: Redis when ``REDIS_URL`` is set, else the embedded one."""
         backend: CacheBackend
         if settings.redis_url:
             from app.cache.redis_backend import RedisBackend
@@ -126,14 +128,6 @@ class ResponseCache:
 
             self._index = SemanticIndex(self._max_entries, self._clock)
         return self._index
-
-    @property
-    def embedder(self) -> Any:
-        if self._embedder is None:
-            from app.embeddings import get_embedder
-
-            self._embedder = get_embedder()
-        return self._embedder
 
     # ----- plans ----------------------------------------------------------------------------------
 
@@ -166,6 +160,8 @@ class ResponseCache:
 
     def _embedder_name(self) -> str | None:
         """Part of the semantic scope (vectors of two models are not comparable); None: no embedder."""
+        if self.embedder is None:
+            return None
         try:
             return str(self.embedder.name)
         except Exception as exc:  # noqa: BLE001 - no embedder means no semantic cache, not a failed call
@@ -175,6 +171,8 @@ class ResponseCache:
     async def embed(self, text: str) -> np.ndarray | None:
         import numpy as np
 
+        if self.embedder is None:
+            return None
         try:
             vector = np.asarray(await self.embedder.embed_one(text), dtype=np.float32)
         except Exception as exc:  # noqa: BLE001 - the semantic cache degrades; the request goes on

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import platform
 import sys
 import time
@@ -147,20 +146,21 @@ async def check_health(manager: Any) -> CheckResult:
                        elapsed, results)
 
 
-async def check_factories(manager: Any) -> CheckResult:
+async def check_factories(runtime: Any) -> CheckResult:
     from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
     from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
 
     started = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
     try:
-        artemis = ArtemisFactory(manager)
+        parts = {"memory": runtime.memory, "health": runtime.health}
+        artemis = ArtemisFactory(runtime.manager, **parts)
         agent = await artemis.create_agent_with_portkey("IntegrationCheck", TechnicalAgentRole.CODE_REVIEWER,
                                                         "integration_check")
         run = await artemis.execute_with_portkey(agent, "Review: def add(a, b): return a + b", max_tokens=64)
         results["artemis"] = {"ok": bool(run.content), "provider": run.provider, "model": run.model,
                               "fallback_used": run.fallback_used, "latency_ms": round(run.latency_ms, 1)}
-        sophia = SophiaFactory(manager)
+        sophia = SophiaFactory(runtime.manager, **parts)
         analyst = await sophia.create_business_agent("IntegrationCheck", BusinessAgentRole.MARKET_ANALYST,
                                                      "technology")
         insight = await sophia.generate_business_insight(analyst, "One trend in AI adoption?",
@@ -178,10 +178,11 @@ async def check_factories(manager: Any) -> CheckResult:
     return CheckResult("Factory integration", ok, served if ok else f"empty answer: {served}", elapsed, results)
 
 
-async def run_checks(manager: Any) -> list[CheckResult]:
+async def run_checks(runtime: Any) -> list[CheckResult]:
     """The six checks in the spec's order; later checks still run when an earlier one fails."""
     from app.core.routing import Capability
 
+    manager = runtime.manager
     results = [await check_connection(manager), check_keys(manager), await check_health(manager)]
     chat = manager.router.configured_providers()
     results.append(await _per_provider("Completion tests", chat, lambda p: probe_completion(manager, p),
@@ -189,7 +190,7 @@ async def run_checks(manager: Any) -> list[CheckResult]:
     embedders = manager.router.configured_providers(Capability.EMBEDDING)
     results.append(await _per_provider("Embedding generation", embedders, lambda p: probe_embedding(manager, p),
                                        "embeddings (OpenAI, Mistral or Together)"))
-    results.append(await check_factories(manager))
+    results.append(await check_factories(runtime))
     return results
 
 
@@ -246,42 +247,48 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
+    from app.core.errors import ConfigurationError
+    from app.core.settings import load_settings
+
     args = parser().parse_args(argv)
     console = Console()
     box = None
     sandbox: list[str] = []
     try:
+        settings = load_settings()
         if args.sandbox:
-            from app.sandbox import Sandbox
+            from app.sandbox import Sandbox, as_settings, providers_with_keys
 
-            box = Sandbox()
+            box = Sandbox(real_keys=providers_with_keys(settings), gateway_dir=settings.sophia_gateway_dir)
             with console.status("starting the gateway and provider simulators"):
                 box.start()
-            sandbox = box.simulated  # before the environment changes: it is computed from it
-            os.environ.update(box.env)
-            os.environ.setdefault("MAX_RETRIES", "0")  # a simulator fault should fail fast, not back off 7 s
+            sandbox = box.simulated
+            # A simulator fault should fail fast, not back off 7 s (unless MAX_RETRIES says otherwise).
+            retries = {} if "max_retries" in settings.model_fields_set else {"max_retries": 0}
+            settings = load_settings(**as_settings(box.env), **retries)
             console.print(f"[bold yellow]SANDBOX[/]: simulated providers: {', '.join(sandbox) or 'none'}")
-        return asyncio.run(_run(console, args.output_dir, sandbox))
+    except ConfigurationError as exc:
+        if box is not None:
+            box.stop()
+        console.print(f"❌ configuration: {exc}")
+        return 2
+    try:
+        return asyncio.run(_run(console, args.output_dir, sandbox, settings))
     finally:
         if box is not None:
             box.stop()
 
 
-async def _run(console: Any, output_dir: Path, sandbox: list[str]) -> int:
-    from app.core.errors import ConfigurationError
-    from app.core.manager import PortkeyManager
-    from app.core.settings import load_settings
+async def _run(console: Any, output_dir: Path, sandbox: list[str], settings: Any) -> int:
+    from app.runtime import build_runtime
 
-    try:
-        manager = PortkeyManager(load_settings())
-    except ConfigurationError as exc:
-        console.print(f"❌ configuration: {exc}")
-        return 2
+    runtime = build_runtime(settings)
+    manager = runtime.manager
     try:
         with console.status("running the six integration checks"):
-            results = await run_checks(manager)
+            results = await run_checks(runtime)
     finally:
-        await manager.aclose()
+        await runtime.aclose()
     print_results(results, console)
     path = write_report(results, manager, output_dir, sandbox)
     failed = [r for r in results if not r.ok]

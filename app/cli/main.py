@@ -52,10 +52,11 @@ def gateway(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8787
             ) -> None:
     """Run the pinned Portkey gateway in the foreground, headless, until SIGTERM or Ctrl-C."""
     from app.core.errors import ConfigurationError
+    from app.core.settings import load_settings
     from app.gateway import GATEWAY_VERSION, gateway_command
 
     try:
-        cmd, env = gateway_command(port, host)
+        cmd, env = gateway_command(port, host, load_settings().sophia_gateway_dir)
     except ConfigurationError as exc:
         err_console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -69,9 +70,17 @@ def sandbox(demo: Annotated[bool, typer.Option(help="Run the spec example and a 
             port: Annotated[int, typer.Option(help="Gateway port (0: a free one).")] = 0,
             log_dir: Annotated[Path | None, typer.Option(help="Where the gateway writes its log.")] = None) -> None:
     """Start the gateway and provider simulators on loopback and print the environment to use."""
-    from app.sandbox import Sandbox
+    from app.core.errors import ConfigurationError
+    from app.core.settings import load_settings
+    from app.sandbox import Sandbox, providers_with_keys
 
-    box = Sandbox(gateway_port=port or None, log_dir=log_dir)
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    box = Sandbox(gateway_port=port or None, log_dir=log_dir, real_keys=providers_with_keys(settings),
+                  gateway_dir=settings.sophia_gateway_dir)
     with console.status("starting gateway and simulators"):
         box.start()
     try:

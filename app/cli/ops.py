@@ -13,16 +13,18 @@ from rich.table import Table
 
 async def health(console: Console, as_json: bool) -> int:
     from app.artemis.portkey_unified_factory import ArtemisFactory
-    from app.core.manager import PortkeyManager
+    from app.runtime import build_runtime
     from app.service.health_report import combined_health
     from app.sophia.portkey_unified_factory import SophiaFactory
 
-    manager = PortkeyManager()
+    runtime = build_runtime()
+    factories = [cls(runtime.manager, memory=runtime.memory, health=runtime.health)
+                 for cls in (ArtemisFactory, SophiaFactory)]
     try:
         with console.status("probing every configured provider through the gateway"):
-            report = await combined_health(ArtemisFactory(manager), SophiaFactory(manager), force=True)
+            report = await combined_health(*factories, force=True)
     finally:
-        await manager.aclose()
+        await runtime.aclose()
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -40,10 +42,10 @@ async def health(console: Console, as_json: bool) -> int:
 
 async def ask(console: Console, prompt: str, model: str, stream: bool, max_tokens: int | None) -> int:
     from app.analytics import AnalyticsStore
-    from app.core.manager import PortkeyManager
-    from app.service.models import resolve_model
+    from app.core.model_names import resolve_model
+    from app.runtime import build_manager
 
-    manager = PortkeyManager()
+    manager = build_manager()
     analytics = await AnalyticsStore.from_settings(manager.settings).start()
     manager.observers.add(analytics.observe)
     try:
@@ -59,7 +61,7 @@ async def ask(console: Console, prompt: str, model: str, stream: bool, max_token
         else:
             console.print(escape(result.content))
         routing = result.routing
-        from app.agents.pricing import cost_usd
+        from app.core.pricing import cost_usd
 
         cost = cost_usd(routing.provider, routing.model, routing.usage.prompt_tokens, routing.usage.completion_tokens)
         console.print(f"[dim]{routing.provider}/{escape(routing.model)}"

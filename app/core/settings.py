@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.errors import ConfigurationError
 from app.core.providers import PROVIDERS, Provider
+from app.core.role_chains import ROLE_CHAINS
 
 HOSTED_BASE_URL = "https://api.portkey.ai/v1"
 LOCAL_BASE_URL = "http://127.0.0.1:8787/v1"
@@ -57,6 +58,9 @@ class _CoreSettings(BaseSettings):
     semantic_cache_threshold: float = Field(0.95, gt=0, le=1, description="cosine similarity a semantic hit needs")
     semantic_cache_roles: list[str] = Field(default_factory=list, description='JSON, e.g. ["sophia/market_analyst"]')
 
+    embeddings: Literal["local", "gateway"] = Field(
+        "local", description="local: all-MiniLM-L6-v2 on the CPU; gateway: the first configured provider's model")
+
     redis_url: str | None = None
     qdrant_url: HttpUrlStr | None = None
     qdrant_api_key: SecretStr | None = None
@@ -76,6 +80,9 @@ class _CoreSettings(BaseSettings):
     memory_dedup_threshold: float = Field(0.92, gt=0, le=1, description="cosine at which memories merge")
     memory_timeout: float = Field(5.0, gt=0, le=120, description="seconds before memory gives up on a call")
 
+    sophia_gateway_dir: str | None = Field(None, description="where the pinned gateway is installed "
+                                                             "(default: the repository's gateway/)")
+
     # The HTTP service (`sophia serve`); see the README's Operating it section.
     sophia_host: str = Field("127.0.0.1", description="interface to bind; anything but loopback needs keys")
     sophia_port: int = Field(8000, ge=1, le=65535)
@@ -86,8 +93,6 @@ class _CoreSettings(BaseSettings):
     @field_validator("role_chains", "semantic_cache_roles")
     @classmethod
     def _known_roles(cls, value: dict[str, list[str]] | list[str]) -> dict[str, list[str]] | list[str]:
-        from app.agents.roles import ROLE_CHAINS
-
         for key in value:
             if key not in ROLE_CHAINS:
                 raise ValueError(f"unknown role {key!r}; expected one of {', '.join(ROLE_CHAINS)}")

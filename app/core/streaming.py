@@ -11,19 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
-import httpx2
-
+from app.core.errors import GatewayConnectionError
 from app.core.results import ChatCompletionChunk, RoutingInfo
 
 if TYPE_CHECKING:
     from app.core.sync_bridge import SyncBridge
-
-
-async def sse_data(response: httpx2.Response) -> AsyncIterator[str]:
-    """The ``data:`` payloads of an SSE response (``event:`` and comment lines are skipped)."""
-    async for line in response.aiter_lines():
-        if line.startswith("data:"):
-            yield line[5:].strip()
+    from app.core.transport import Response, Transport
 
 
 class StreamBroken(Exception):
@@ -34,11 +27,12 @@ class StreamBroken(Exception):
         self.reason = reason
 
 
-async def read_chunks(response: httpx2.Response) -> AsyncIterator[ChatCompletionChunk]:
+async def read_chunks(transport: Transport, response: Response, timeout: float
+                      ) -> AsyncIterator[ChatCompletionChunk]:
     """Chunks of one gateway stream; raises StreamBroken unless the stream really finished."""
     finished = False
     try:
-        async for data in sse_data(response):
+        async for data in transport.events(response, timeout):
             if data == "[DONE]":
                 break  # the end marker alone does not prove a finish: the check below decides
             try:
@@ -51,8 +45,10 @@ async def read_chunks(response: httpx2.Response) -> AsyncIterator[ChatCompletion
             if any(c.finish_reason for c in chunk.choices):
                 finished = True
             yield chunk
-    except httpx2.TransportError as exc:
-        raise StreamBroken(f"connection lost ({type(exc).__name__})") from None
+    except GatewayConnectionError as exc:
+        raise StreamBroken(f"connection lost ({exc.reason})") from None
+    except ValueError as exc:  # not an event stream at all
+        raise StreamBroken(f"malformed stream ({exc})") from None
     if not finished:
         raise StreamBroken("stream ended before it finished")
 

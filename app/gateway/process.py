@@ -24,14 +24,15 @@ _ENTRY = Path("node_modules/@portkey-ai/gateway/build/start-server.js")
 _PRELOAD = Path("loopback-preload.cjs")
 
 
-def gateway_dir() -> Path:
-    """Where the pinned gateway is installed: ``SOPHIA_GATEWAY_DIR`` or the repository's ``gateway/``."""
-    configured = os.environ.get("SOPHIA_GATEWAY_DIR")
+def gateway_dir(configured: str | Path | None = None) -> Path:
+    """Where the pinned gateway is installed: ``configured`` (``SOPHIA_GATEWAY_DIR``) or the repository's ``gateway/``."""
     return Path(configured) if configured else Path(__file__).resolve().parents[2] / "gateway"
 
 
-def gateway_command(port: int, host: str = "127.0.0.1") -> tuple[list[str], dict[str, str]]:
-    directory = gateway_dir()
+def gateway_command(port: int, host: str = "127.0.0.1",
+                    directory: str | Path | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run the pinned gateway headless on ``host:port``."""
+    directory = gateway_dir(directory)
     node = shutil.which("node")
     if node is None:
         raise ConfigurationError("Node.js is not installed; the gateway needs `node` (20 or newer) on PATH")
@@ -41,6 +42,7 @@ def gateway_command(port: int, host: str = "127.0.0.1") -> tuple[list[str], dict
             "(or `npm ci` in gateway/), or set SOPHIA_GATEWAY_DIR",
             env_vars=["SOPHIA_GATEWAY_DIR"],
         )
+    # The child inherits our environment (PATH, proxies), plus what makes it headless and loopback-bound.
     env = {**os.environ, "NODE_ENV": "production", "SOPHIA_GATEWAY_HOST": host}
     cmd = [node, "--require", str(directory / _PRELOAD), str(directory / _ENTRY), "--headless", f"--port={port}"]
     return cmd, env
@@ -66,8 +68,10 @@ def is_gateway_up(host: str, port: int, timeout: float = 0.5) -> bool:
 class GatewayProcess:
     """The gateway as a child process on ``127.0.0.1:<port>``; a context manager."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None,
+                 directory: str | Path | None = None) -> None:
         self.host = host
+        self.directory = directory
         self.port = port or free_port(host)
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
@@ -79,7 +83,7 @@ class GatewayProcess:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self, timeout: float = 30.0) -> GatewayProcess:
-        cmd, env = gateway_command(self.port, self.host)
+        cmd, env = gateway_command(self.port, self.host, self.directory)
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict
 
 from app.core.errors import InvalidRequestError, StreamInterruptedError
 from app.core.manager import new_trace_id
+from app.core.model_names import list_models, resolve_model
 from app.core.results import ChatCompletionChunk, RoutingInfo, as_dict
 from app.core.streaming import CompletionStream
 from app.service.deps import rate_limited
 from app.service.errors import describe, error_body
-from app.service.models import list_models, resolve_model
 from app.service.state import StateDep
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(rate_limited)])

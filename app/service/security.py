@@ -19,6 +19,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.outage import Outage
 from app.service.errors import error_body
 
 log = logging.getLogger("app.service")
@@ -73,23 +74,20 @@ class RateLimiter:
             self.storage = MemoryStorage()
         self.shared = bool(redis_url)
         self._limiter = MovingWindowRateLimiter(self.storage)
-        self._failing = False
-        self._retry_at = 0.0
+        self.outage = Outage("rate limiter store", 1.0, log, consequence="requests are not rate limited")
 
     async def check(self, identity: str) -> None:
-        if self._failing and time.monotonic() < self._retry_at:
+        """Count one request of ``identity``; raises RateLimited when over the rate."""
+        if self.outage.paused:
             return  # the store failed a moment ago: let requests through rather than wait on it again
         try:
             allowed = await self._limiter.hit(self.rate, self.namespace, identity)
             if allowed:
-                self._failing = False
+                self.outage.succeeded()
                 return
             stats = await self._limiter.get_window_stats(self.rate, self.namespace, identity)
         except Exception as exc:  # noqa: BLE001 - a broken limiter store must not block the API
-            if not self._failing:
-                log.warning("rate limiter store failed (%s); requests are not rate limited", type(exc).__name__)
-            self._failing = True
-            self._retry_at = time.monotonic() + 1.0
+            self.outage.failed(type(exc).__name__)
             return
         raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())), self.text)
 

@@ -7,6 +7,7 @@ import concurrent.futures
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Self, TypeVar
 
+from .control_app import build_control_app
 from .faults import Fault, FaultSlot
 from .provider_app import ProviderApp
 from .providers import PROVIDER_NAMES, PROVIDERS
@@ -64,8 +65,6 @@ class SimulatorCluster:
                 self._listeners[name] = listener
                 self.base_urls[name] = f"http://{self._url_host()}:{listener.port}{PROVIDERS[name].prefix}"
             if self._control_port is not None:
-                from .control_app import build_control_app
-
                 self._control = HttpListener(build_control_app(self), self.host, self._control_port)
                 await self._control.start()
                 self.control_url = f"http://{self._url_host()}:{self._control.port}"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -12,11 +13,22 @@ from starlette.routing import Route
 
 from .faults import Fault
 
-if TYPE_CHECKING:
-    from .cluster import SimulatorCluster
+
+class Controlled(Protocol):
+    """What the control API drives (a SimulatorCluster)."""
+
+    base_urls: Mapping[str, str]
+
+    @property
+    def providers(self) -> list[str]: ...
+    def faults(self) -> Mapping[str, Any]: ...
+    def set_fault(self, provider: str, fault: Fault) -> Fault: ...
+    def clear_faults(self, provider: str | None = None) -> None: ...
+    def stats(self) -> Mapping[str, Any]: ...
+    def reset_stats(self) -> None: ...
 
 
-def build_control_app(cluster: SimulatorCluster) -> Starlette:
+def build_control_app(cluster: Controlled) -> Starlette:
     def unknown(provider: str) -> JSONResponse:
         return JSONResponse({"error": f"unknown provider {provider!r}", "providers": cluster.providers}, 404)
 

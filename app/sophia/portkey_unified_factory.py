@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from app.agents.base import Agent, AgentFactoryBase, FactorySlot, check_max_tokens, check_text
+from app.agents.base import Agent, AgentFactoryBase, check_max_tokens, check_text
+from app.agents.memory import remember_insight
 from app.agents.prompts import sophia_prompt
 from app.agents.results import BusinessInsight, ExecutionResult, parse_insight
 from app.core.errors import InvalidRequestError
-from app.memory.agents import remember_insight
+from app.runtime import FactorySlot
 
 __all__ = ["BusinessAgentRole", "BusinessInsight", "ExecutionResult", "SophiaFactory", "get_portkey_sophia_factory"]
 

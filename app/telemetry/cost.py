@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from app.agents.pricing import cost_usd
+from app.core.pricing import cost_usd
 
 
 @lru_cache(maxsize=4096)

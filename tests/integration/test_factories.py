@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.agents.roles import ROLE_CHAINS
 from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
 from app.core.manager import PortkeyManager
 from app.core.portkey_config import reset_portkey_manager
+from app.core.role_chains import ROLE_CHAINS
 from app.core.settings import load_settings
 from app.gateway import GatewayProcess
 from app.simulators import Fault

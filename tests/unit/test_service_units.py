@@ -7,11 +7,11 @@ import pytest
 from fastapi import FastAPI
 
 from app.core import errors as e
+from app.core.model_names import list_models, resolve_model
 from app.core.results import Attempt
 from app.core.settings import load_settings
 from app.service.config import ServiceConfig, is_loopback
 from app.service.errors import describe, error_body
-from app.service.models import list_models, resolve_model
 from app.service.security import Authenticator, BodyLimitMiddleware, Unauthorized
 
 

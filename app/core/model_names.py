@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.agents.roles import ROLE_CHAINS, chain_for
 from app.core.errors import InvalidRequestError
 from app.core.providers import PROVIDERS, get_provider
+from app.core.role_chains import ROLE_CHAINS, chain_for
 
 DOMAINS = ("artemis", "sophia")
 
