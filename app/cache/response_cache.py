@@ -26,6 +26,7 @@ from app.cache.entries import (
 from app.cache.keys import UncacheableRequest, cache_key, chat_request_hash, digest, embedding_hash, owner
 from app.cache.literals import literals, normalise
 from app.core.caching import HitReporter, StreamSource
+from app.core.outage import Outage
 from app.core.results import (
     CacheStatus,
     ChatCompletion,
@@ -99,7 +100,8 @@ class ResponseCache:
         self._clock = clock
         self._index: SemanticIndex | None = None
         self.embedder = embedder
-        self._embedder_down = False
+        self.embedder_outage = Outage("semantic cache embedder", 30.0, log,
+                                      consequence="the semantic cache is off until it works")
 
     @classmethod
     def from_settings(cls, settings: Any, embedder: Embedder | None = None) -> ResponseCache:
@@ -171,21 +173,19 @@ class ResponseCache:
     async def embed(self, text: str) -> np.ndarray | None:
         import numpy as np
 
-        if self.embedder is None:
+        if self.embedder is None or self.embedder_outage.paused:
             return None
         try:
             vector = np.asarray(await self.embedder.embed_one(text), dtype=np.float32)
         except Exception as exc:  # noqa: BLE001 - the semantic cache degrades; the request goes on
             self._embedder_failed(exc)
             return None
-        self._embedder_down = False
+        self.embedder_outage.succeeded()
         return vector
 
     def _embedder_failed(self, exc: Exception) -> None:
         metrics.BACKEND_ERRORS.labels("embedder", "embed").inc()
-        if not self._embedder_down:
-            self._embedder_down = True
-            log.warning("semantic cache off until the embedder works (%s: %s)", type(exc).__name__, exc)
+        self.embedder_outage.failed(f"{type(exc).__name__}: {str(exc)[:200]}")
 
     async def aclose(self) -> None:
         await self.backend.aclose()

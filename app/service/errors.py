@@ -21,7 +21,8 @@ from app.core.redaction import redact
 log = logging.getLogger("app.service")
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-          404: "not_found_error", 408: "timeout_error", 413: "invalid_request_error", 429: "rate_limit_error"}
+          404: "not_found_error", 408: "timeout_error", 413: "invalid_request_error", 429: "rate_limit_error",
+          504: "timeout_error"}
 
 
 def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None,
@@ -52,7 +53,9 @@ def describe(exc: BaseException) -> tuple[int, str, dict[str, Any]]:
         return 503, "configuration_error", {"env_vars": list(exc.env_vars)}
     if isinstance(exc, e.InvalidRequestError):
         return 400, "invalid_request", {}
-    if isinstance(exc, e.GatewayUnavailableError):
+    if isinstance(exc, e.GatewayTimeoutError):
+        return 504, "gateway_timeout", {}
+    if isinstance(exc, e.GatewayConnectionError):
         return 503, "gateway_unavailable", {}
     if isinstance(exc, e.StreamInterruptedError):
         return 502, "stream_interrupted", {"provider": exc.provider}

@@ -57,6 +57,7 @@ def test_model_list_marks_what_can_be_served():
     (e.UnknownProviderError("x", known=["groq"]), 404, "model_not_found"),
     (e.ProviderNotConfiguredError(["groq"], ["GROQ_API_KEY"]), 503, "provider_not_configured"),
     (e.GatewayUnavailableError("http://127.0.0.1:1/v1", "refused"), 503, "gateway_unavailable"),
+    (e.GatewayTimeoutError("http://127.0.0.1:1/v1", 60), 504, "gateway_timeout"),
     (e.RateLimitError("slow down", provider="groq"), 429, "provider_error"),
     (e.AuthenticationError("bad key", provider="groq"), 502, "provider_error"),
     (e.ProviderServerError("boom", provider="groq", status=503), 503, "provider_error"),
