@@ -60,6 +60,7 @@ class _CoreSettings(BaseSettings):
 
     embeddings: Literal["local", "gateway"] = Field(
         "local", description="local: all-MiniLM-L6-v2 on the CPU; gateway: the first configured provider's model")
+    sophia_embedding_threads: int = Field(1, ge=1, le=64, description="CPU threads of the local embedder")
 
     redis_url: str | None = None
     qdrant_url: HttpUrlStr | None = None

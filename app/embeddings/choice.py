@@ -17,4 +17,4 @@ def build_embedder(settings: Any, client: EmbeddingClient | None = None) -> Embe
         return GatewayEmbedder(client)
     from app.embeddings.local import LocalEmbedder
 
-    return LocalEmbedder()
+    return LocalEmbedder(threads=settings.sophia_embedding_threads)
