@@ -9,8 +9,9 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+
+from cachetools import TLRUCache
 
 Clock = Callable[[], float]
 
@@ -39,41 +40,31 @@ class CacheBackend(ABC):
 class MemoryBackend(CacheBackend):
     """At most ``max_entries`` values; the least recently used goes first, expired ones on sight.
 
-    Thread-safe: the sync API drives the same manager from its bridge thread.
+    A ``cachetools.TLRUCache`` (per-entry lifetimes, LRU eviction) behind a lock: the sync API drives
+    the same manager from its bridge thread.
     """
 
     name = "memory"
 
     def __init__(self, max_entries: int = 10_000, clock: Clock = time.monotonic) -> None:
         self.max_entries = max_entries
+        # Each value is stored with its own expiry time, which is what ``ttu`` hands back.
+        self._data: TLRUCache[str, tuple[float, bytes]] = TLRUCache(
+            maxsize=max_entries, ttu=lambda _key, value, _now: value[0], timer=clock)
         self._clock = clock
-        self._data: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._data)
+        with self._lock:
+            self._data.expire()
+            return len(self._data)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        now = self._clock()
-        out: list[bytes | None] = []
         with self._lock:
-            for key in keys:
-                entry = self._data.get(key)
-                if entry is None:
-                    out.append(None)
-                elif entry[0] <= now:
-                    del self._data[key]
-                    out.append(None)
-                else:
-                    self._data.move_to_end(key)
-                    out.append(entry[1])
-        return out
+            return [entry[1] if (entry := self._data.get(key)) is not None else None for key in keys]
 
     async def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
         expires = self._clock() + ttl
         with self._lock:
             for key, value in items.items():
                 self._data[key] = (expires, value)
-                self._data.move_to_end(key)
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)

@@ -6,7 +6,6 @@ exercised on its own (no fallbacks), so a broken one is named instead of hidden 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import platform
@@ -16,10 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from pydantic import SecretStr
 
+from app.cli.command import run_command
 from app.core.redaction import describe_error, redact
 
 PROBE = [{"role": "user", "content": "Reply with the single word OK."}]
@@ -236,27 +237,32 @@ def print_results(results: list[CheckResult], console: Any) -> None:
         console.print(f"{mark} {escape(r.name)}: {escape(r.reason)} [dim]({r.latency_ms:.0f} ms)[/]")
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="test_portkey_integration.py", description=__doc__.split("\n")[0])
-    p.add_argument("--sandbox", action="store_true",
-                   help="run against a local gateway with simulators for every provider without a key")
-    p.add_argument("--output-dir", type=Path, default=Path("."), help="where the JSON report goes")
-    return p
+def check(
+    sandbox_mode: Annotated[bool, typer.Option(
+        "--sandbox", help="Run against a local gateway with simulators for every provider without a key.")] = False,
+    output_dir: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("."),
+) -> None:
+    """The six integration checks (✅/❌ with reasons) and portkey_test_results_<UTC timestamp>.json."""
+    raise typer.Exit(_check(sandbox_mode, output_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``scripts/test_portkey_integration.py``: the same command as ``sophia check``."""
+    return run_command(check, argv, "test_portkey_integration.py")
+
+
+def _check(sandbox_mode: bool, output_dir: Path) -> int:
     from rich.console import Console
 
     from app.core.errors import ConfigurationError
     from app.core.settings import load_settings
 
-    args = parser().parse_args(argv)
     console = Console()
     box = None
     sandbox: list[str] = []
     try:
         settings = load_settings()
-        if args.sandbox:
+        if sandbox_mode:
             from app.sandbox import Sandbox, as_settings, providers_with_keys
 
             box = Sandbox(real_keys=providers_with_keys(settings), gateway_dir=settings.sophia_gateway_dir)
@@ -273,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"❌ configuration: {exc}")
         return 2
     try:
-        return asyncio.run(_run(console, args.output_dir, sandbox, settings))
+        return asyncio.run(_run(console, output_dir, sandbox, settings))
     finally:
         if box is not None:
             box.stop()

@@ -13,10 +13,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from app.cli import integration_check, setup_keys
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sophia Intel AI routing layer.")
 console = Console()
 err_console = Console(stderr=True)
-_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
 def _fail_on_config_error(run: object) -> int:
@@ -30,20 +31,9 @@ def _fail_on_config_error(run: object) -> int:
         return 2
 
 
-@app.command(context_settings=_PASS_THROUGH)
-def setup(ctx: typer.Context) -> None:
-    """Write .env with your Portkey and provider keys (same options as scripts/setup_portkey_keys.py; --help)."""
-    from app.cli.setup_keys import main as setup_main
-
-    raise typer.Exit(setup_main(ctx.args))
-
-
-@app.command(context_settings=_PASS_THROUGH)
-def check(ctx: typer.Context) -> None:
-    """The six integration checks (same options as scripts/test_portkey_integration.py, e.g. --sandbox)."""
-    from app.cli.integration_check import main as check_main
-
-    raise typer.Exit(check_main(ctx.args))
+# The spec's two scripts run these same commands (scripts/setup_portkey_keys.py, test_portkey_integration.py).
+app.command()(setup_keys.setup)
+app.command()(integration_check.check)
 
 
 @app.command()

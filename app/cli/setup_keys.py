@@ -8,7 +8,6 @@ comments and other variables stay as they were.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import getpass
 import os
@@ -17,8 +16,11 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+
+from app.cli.command import run_command
 from app.core.providers import PROVIDERS
 from app.core.settings import HOSTED_BASE_URL
 
@@ -214,38 +216,40 @@ async def verify(values: Mapping[str, str]) -> dict[str, Any]:
     return dict(zip(providers, probes, strict=True))
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="setup_portkey_keys.py", description=__doc__.split("\n")[0])
-    p.add_argument("--non-interactive", action="store_true",
-                   help="take values from --set and the environment instead of asking")
-    p.add_argument("--set", dest="pairs", action="append", default=[], metavar="NAME=VALUE",
-                   help="a value, e.g. --set GROQ_API_KEY=gsk_... (prefer the environment: flags show in ps)")
-    p.add_argument("--env-file", type=Path, default=Path(".env"), help="the file to write (default .env)")
-    p.add_argument("--force", action="store_true", help="update an existing file")
-    p.add_argument("--verify", action="store_true", help="try each provider through the gateway after writing")
-    return p
+def setup(
+    non_interactive: Annotated[bool, typer.Option(
+        "--non-interactive", help="Take values from --set and the environment instead of asking.")] = False,
+    pairs: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="NAME=VALUE",
+        help="A value, e.g. --set GROQ_API_KEY=gsk_... (prefer the environment: flags show in ps).")] = None,
+    env_file: Annotated[Path, typer.Option(help="The file to write.")] = Path(".env"),
+    force: Annotated[bool, typer.Option("--force", help="Update an existing file.")] = False,
+    verify_keys: Annotated[bool, typer.Option(
+        "--verify", help="Try each provider through the gateway after writing.")] = False,
+) -> None:
+    """Write .env with your Portkey and provider keys (hidden input; validated; mode 0600)."""
+    raise typer.Exit(_setup(non_interactive, pairs or [], env_file, force, verify_keys))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def _setup(non_interactive: bool, pairs: list[str], env_file: Path, force: bool, verify_keys: bool) -> int:
     try:
-        if args.env_file.exists() and not args.force:
-            raise SetupError(f"{args.env_file} already exists; rerun with --force to update it (lines this tool "
+        if env_file.exists() and not force:
+            raise SetupError(f"{env_file} already exists; rerun with --force to update it (lines this tool "
                              "does not manage are kept)", code=1)
-        raw = (collect_non_interactive(args.pairs, os.environ) if args.non_interactive
+        raw = (collect_non_interactive(pairs, os.environ) if non_interactive
                else collect_interactive())
         values = validate(raw)
         if not any(k.endswith(("_API_KEY", "_VK")) for k in values):
             raise SetupError("no key given: nothing to write (see --help)")
-        write_env(args.env_file, values, args.force)
+        write_env(env_file, values, force)
     except SetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
     except (KeyboardInterrupt, EOFError):
         print("\naborted; nothing written", file=sys.stderr)
         return 130
-    print(f"wrote {args.env_file} (mode 0600): {', '.join(sorted(values))}")
-    if not args.verify:
+    print(f"wrote {env_file} (mode 0600): {', '.join(sorted(values))}")
+    if not verify_keys:
         return 0
     results = asyncio.run(verify(values))
     failing = [p for p, r in results.items() if not r.ok]
@@ -258,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"verification failed for: {', '.join(failing)}")
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``scripts/setup_portkey_keys.py``: the same command as ``sophia setup``."""
+    return run_command(setup, argv, "setup_portkey_keys.py")
 
 
 if __name__ == "__main__":

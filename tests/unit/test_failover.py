@@ -77,7 +77,7 @@ async def test_a_chain_of_unreadable_answers_is_exhausted_with_every_attempt_nam
 
 
 async def test_a_one_target_failure_is_keyed_on_status_with_redacted_body_and_headers():
-    manager, records = manager_on(FakeGateway(**{"gpt-4o": 429}).transport())
+    manager, _ = manager_on(FakeGateway(**{"gpt-4o": 429}).transport())
     with pytest.raises(RateLimitError) as caught:
         await complete(manager, fallbacks=[])
     error = caught.value
