@@ -64,4 +64,5 @@ def run_demo(sandbox: Sandbox, console: Console) -> None:
                                        stream=True)
     text = "".join(chunk.text for chunk in stream)
     console.print(table)
-    console.print(f"[bold]stream[/] from {stream.routing.provider}/{stream.routing.model}: {escape(repr(text))}")
+    served = f"{stream.routing.provider}/{stream.routing.model}" if stream.routing else "?"
+    console.print(f"[bold]stream[/] from {served}: {escape(repr(text))}")

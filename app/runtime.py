@@ -27,6 +27,14 @@ from app.vectors.probes import store_probes
 from app.vectors.registry import get_store
 
 
+class _Factory(Protocol):
+    def __init__(self, manager: PortkeyManager, *, memory: AgentMemory | None = None,
+                 health: HealthChecker | None = None) -> None: ...
+
+
+F = TypeVar("F", bound=_Factory)
+
+
 @dataclass
 class Runtime:
     """The parts one process (or one service instance) runs on."""
@@ -39,33 +47,37 @@ class Runtime:
     """None when ``MEMORY_ENABLED=false``."""
     health: HealthChecker
 
+    def factory(self, cls: type[F]) -> F:
+        """An agent factory of ``cls`` on this runtime's manager, memory and health checker."""
+        return cls(self.manager, memory=self.memory, health=self.health)
+
     async def aclose(self) -> None:
         """Close the manager's connections (stores stay open: they are shared per location)."""
         await self.manager.aclose()
 
 
+def _manager_and_embedder(settings: Settings, transport: Transport | None,
+                          embedder: Embedder | None) -> tuple[PortkeyManager, Embedder]:
+    cache = ResponseCache.from_settings(settings)
+    manager = PortkeyManager(settings, transport=transport, cache=cache)
+    # The one late binding: with EMBEDDINGS=gateway the embedder calls this very manager, so its calls
+    # are seen by the same observers (telemetry, analytics) instead of by a second, hidden manager.
+    cache.embedder = embedder if embedder is not None else build_embedder(settings, manager)
+    return manager, cache.embedder
+
+
 def build_manager(settings: Settings | None = None, *, transport: Transport | None = None,
                   embedder: Embedder | None = None) -> PortkeyManager:
-    """A manager with the cache the settings call for, its semantic part using ``embedder``.
-
-    Without an embedder, the one ``EMBEDDINGS`` names; with ``EMBEDDINGS=gateway`` that embedder calls
-    this very manager, so its calls are seen by the same observers (telemetry, analytics).
-    """
-    settings = settings if settings is not None else get_settings()
-    cache = ResponseCache.from_settings(settings, embedder=embedder)
-    manager = PortkeyManager(settings, transport=transport, cache=cache)
-    if embedder is None:
-        cache.embedder = build_embedder(settings, manager)
-    return manager
+    """A manager with the cache the settings call for, its semantic part using ``embedder``
+    (default: the one ``EMBEDDINGS`` names)."""
+    return _manager_and_embedder(settings if settings is not None else get_settings(), transport, embedder)[0]
 
 
 def build_runtime(settings: Settings | None = None, *, transport: Transport | None = None,
                   embedder: Embedder | None = None) -> Runtime:
     """Every part, built once and wired: see the module docstring."""
     settings = settings if settings is not None else get_settings()
-    manager = build_manager(settings, transport=transport, embedder=embedder)
-    assert isinstance(manager.cache, ResponseCache)
-    shared = manager.cache.embedder
+    manager, shared = _manager_and_embedder(settings, transport, embedder)
     memory = None
     if settings.memory_enabled:
         memory = AgentMemory(get_store(settings), BatchingEmbedder(shared),
@@ -99,14 +111,6 @@ def use_settings(settings: Settings | None) -> None:
         get_settings.cache_clear()
 
 
-class _Factory(Protocol):
-    def __init__(self, manager: PortkeyManager, *, memory: AgentMemory | None = None,
-                 health: HealthChecker | None = None) -> None: ...
-
-
-F = TypeVar("F", bound=_Factory)
-
-
 class FactorySlot(Generic[F]):
     """Holds a process's agent factory of one kind, rebuilt when the process's runtime is replaced."""
 
@@ -120,7 +124,7 @@ class FactorySlot(Generic[F]):
         runtime = process_runtime()
         with self._lock:
             if self._built is None or self._built[0] is not runtime:
-                factory = self._cls(runtime.manager, memory=runtime.memory, health=runtime.health)
+                factory = runtime.factory(self._cls)
                 self._built = (runtime, factory)
             return self._built[1]
 

@@ -47,14 +47,14 @@ class Sandbox:
     """Gateway and simulators as child processes; a context manager."""
 
     def __init__(self, gateway_port: int | None = None, log_dir: Path | None = None,
-                 real_keys: Collection[str] = (), gateway_dir: Path | None = None) -> None:
+                 real_keys: Collection[str] = (), gateway_dir: str | Path | None = None) -> None:
         self.log_dir = log_dir
         self._gateway = GatewayProcess(port=gateway_port, log_path=log_dir / "gateway.log" if log_dir else None,
                                        directory=gateway_dir)
         self._real_keys = tuple(real_keys)
         self._sims: Any = None
 
-    def start(self) -> Sandbox:
+    def start(self) -> Self:
         from app.simulators.process import start_simulators_process
 
         self._sims_cm = start_simulators_process()

@@ -13,6 +13,7 @@ from app.agents.agent import Agent
 from app.agents.knowledge import record_insight, upsert_profile
 from app.agents.results import BusinessInsight
 from app.memory.guard import guarded
+from app.memory.models import MemoryRecord
 from app.memory.prompting import with_memories
 from app.memory.store import AgentMemory
 
@@ -32,8 +33,9 @@ async def recall_into(memory: AgentMemory, agent: Agent, messages: Sequence[Mapp
     """``messages`` with the agent's most relevant memories appended to the system prompt."""
     if memory.recall_limit <= 0 or memory.recall_chars <= 0 or not query.strip():
         return [dict(m) for m in messages]
+    nothing: list[MemoryRecord] = []
     found = await guarded(memory, "recall", lambda: memory.search(
-        agent.id, query[:MAX_QUERY_CHARS], memory.recall_limit, memory.recall_min_score), [])
+        agent.id, query[:MAX_QUERY_CHARS], memory.recall_limit, memory.recall_min_score), nothing)
     return with_memories(messages, found, memory.recall_chars)
 
 

@@ -48,10 +48,7 @@ def record_from_call(record: CallRecord, now: float | None = None) -> RequestRec
     cost = None
     if routing is not None:
         prompt, completion = routing.usage.prompt_tokens, routing.usage.completion_tokens
-        if not routing.cached:
-            cost = call_cost(routing.provider, routing.model, prompt, completion)
-        else:
-            cost = 0.0
+        cost = 0.0 if routing.cached else call_cost(routing.provider, routing.model, prompt, completion)
     return RequestRecord(
         ts=time.time() if now is None else now,
         kind=record.kind,

@@ -8,6 +8,7 @@ counted in ``sophia_analytics_rows_dropped``, requests unaffected.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,10 +230,8 @@ class AnalyticsStore:
             except TimeoutError:
                 log.warning("analytics: %d records not written at shutdown", self._queue.qsize() if self._queue else 0)
             self._writer.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
-            except asyncio.CancelledError:
-                pass
             self._writer = None
         self._loop = self._queue = None
         if self._engine is not None:

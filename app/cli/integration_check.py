@@ -7,6 +7,7 @@ exercised on its own (no fallbacks), so a broken one is named instead of hidden 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import platform
 import sys
@@ -154,14 +155,13 @@ async def check_factories(runtime: Any) -> CheckResult:
     started = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
     try:
-        parts = {"memory": runtime.memory, "health": runtime.health}
-        artemis = ArtemisFactory(runtime.manager, **parts)
+        artemis = runtime.factory(ArtemisFactory)
         agent = await artemis.create_agent_with_portkey("IntegrationCheck", TechnicalAgentRole.CODE_REVIEWER,
                                                         "integration_check")
         run = await artemis.execute_with_portkey(agent, "Review: def add(a, b): return a + b", max_tokens=64)
         results["artemis"] = {"ok": bool(run.content), "provider": run.provider, "model": run.model,
                               "fallback_used": run.fallback_used, "latency_ms": round(run.latency_ms, 1)}
-        sophia = SophiaFactory(runtime.manager, **parts)
+        sophia = runtime.factory(SophiaFactory)
         analyst = await sophia.create_business_agent("IntegrationCheck", BusinessAgentRole.MARKET_ANALYST,
                                                      "technology")
         insight = await sophia.generate_business_insight(analyst, "One trend in AI adoption?",
@@ -202,10 +202,8 @@ def _versions() -> dict[str, str]:
 
     out = {"python": platform.python_version(), "gateway (pinned OSS)": GATEWAY_VERSION}
     for package in ("sophia-intel-ai", "httpx2", "pydantic", "openai", "portkey-ai"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[package] = version(package)
-        except PackageNotFoundError:
-            pass
     return out
 
 

@@ -101,7 +101,11 @@ def serve(host: Annotated[str | None, typer.Option(help="Interface (default SOPH
     """Run the HTTP service: OpenAI-compatible API, agents, health, metrics and the dashboard."""
     from app.service.server import serve as run_service
 
-    raise typer.Exit(_fail_on_config_error(lambda: run_service(host, port, embedded, console, log_level) or 0))
+    def run() -> int:
+        run_service(host, port, embedded, console, log_level)
+        return 0
+
+    raise typer.Exit(_fail_on_config_error(run))
 
 
 @app.command()

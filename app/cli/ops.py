@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app.core.results import RoutingInfo
+
 
 async def health(console: Console, as_json: bool) -> int:
     from app.artemis.portkey_unified_factory import ArtemisFactory
@@ -18,11 +20,10 @@ async def health(console: Console, as_json: bool) -> int:
     from app.sophia.portkey_unified_factory import SophiaFactory
 
     runtime = build_runtime()
-    factories = [cls(runtime.manager, memory=runtime.memory, health=runtime.health)
-                 for cls in (ArtemisFactory, SophiaFactory)]
     try:
         with console.status("probing every configured provider through the gateway"):
-            report = await combined_health(*factories, force=True)
+            report = await combined_health(runtime.factory(ArtemisFactory), runtime.factory(SophiaFactory),
+                                           force=True)
     finally:
         await runtime.aclose()
     if as_json:
@@ -50,17 +51,22 @@ async def ask(console: Console, prompt: str, model: str, stream: bool, max_token
     manager.observers.add(analytics.observe)
     try:
         route = resolve_model(model, manager.settings)
-        params = {"max_tokens": max_tokens} if max_tokens else {}
-        result = await manager.acreate_completion(provider=route.provider, fallbacks=route.fallbacks,
-                                                  messages=[{"role": "user", "content": prompt}], stream=stream,
-                                                  metadata=route.metadata or None, **params)
+        params: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens else {}
+        call: dict[str, Any] = {"provider": route.provider, "fallbacks": route.fallbacks,
+                                "messages": [{"role": "user", "content": prompt}],
+                                "metadata": route.metadata or None, **params}
+        routing: RoutingInfo | None
         if stream:
-            async for chunk in result:
+            chunks = await manager.acreate_completion(stream=True, **call)
+            async for chunk in chunks:
                 console.print(escape(chunk.text), end="", soft_wrap=True)
             console.print()
+            routing = chunks.routing
         else:
-            console.print(escape(result.content))
-        routing = result.routing
+            answer = await manager.acreate_completion(**call)
+            console.print(escape(answer.content))
+            routing = answer.routing
+        assert routing is not None, "a finished call has its routing facts"
         from app.core.pricing import cost_usd
 
         cost = cost_usd(routing.provider, routing.model, routing.usage.prompt_tokens, routing.usage.completion_tokens)

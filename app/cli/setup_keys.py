@@ -195,7 +195,7 @@ async def verify(values: Mapping[str, str]) -> dict[str, Any]:
     from app.core.manager import PortkeyManager
     from app.core.settings import load_settings
 
-    settings_values = {k.lower(): v for k, v in values.items()}
+    settings_values: dict[str, Any] = {k.lower(): v for k, v in values.items()}
     gateway = None
     if "PORTKEY_BASE_URL" not in values and "PORTKEY_API_KEY" not in values:
         from app.gateway import GatewayProcess

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from app.core.failover import Call
-from app.core.results import Attempt, EmbeddingResponse, Usage
+from app.core.results import Attempt, Embedding, EmbeddingResponse, Usage
 from app.core.rounds import GatewayRounds
 
 EMBEDDING_BATCH = 128
@@ -29,10 +29,11 @@ async def embed_in_batches(rounds: GatewayRounds, call: Call, texts: list[str], 
         for task in tasks:  # one batch failed: the call failed, stop paying for the others
             task.cancel()
         raise
-    data, usage, start = [], Usage(), 0
+    data: list[Embedding] = []
+    usage, start = Usage(), 0
     for (part, part_attempts), batch in zip(parts, batches, strict=True):
-        for item in sorted(part.data, key=lambda d: d.index):
-            data.append(item.model_copy(update={"index": start + item.index}))
+        data.extend(item.model_copy(update={"index": start + item.index})
+                    for item in sorted(part.data, key=lambda d: d.index))
         start += len(batch)
         call.attempts.extend(part_attempts)
         if part.usage:

@@ -11,7 +11,7 @@ about which target is tried next (deadlines, open circuits, policies) belongs he
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -65,12 +65,12 @@ class TargetFailed(Exception):
         self.reason = reason
 
 
-Round = Callable[[Chain, int], AsyncIterator[T]]
+Round = Callable[[Chain, int], AsyncGenerator[T, None]]
 """One round trip over ``remaining`` (whose first target is the call's target number ``offset``),
 yielding what reaches the caller: one completion, or a stream's chunks."""
 
 
-async def fail_over(call: Call, send_round: Round[T]) -> AsyncIterator[T]:
+async def fail_over(call: Call, send_round: Round[T]) -> AsyncGenerator[T, None]:
     """What ``send_round`` yields for the first round that succeeds; raises when the chain runs out."""
     remaining, offset = call.chain, 0
     while True:

@@ -51,6 +51,8 @@ def is_placeholder(secret: SecretStr) -> bool:
 
 def resolve_credential(ps: ProviderSettings, *, hosted: bool) -> Resolution:
     p = ps.provider
+    wanted: tuple[str, ...]
+    candidates: tuple[tuple[KeyKind, SecretStr | None, str], ...]
     if hosted:
         wanted = (p.vk_env, p.api_key_env)
         candidates = ((KeyKind.VIRTUAL_KEY, ps.virtual_key, p.vk_env), (KeyKind.API_KEY, ps.api_key, p.api_key_env))

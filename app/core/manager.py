@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import Any, Literal, overload
 
 from pydantic import SecretStr
 
-from app.core.caching import ResponseCachePort
+from app.core.caching import ResponseCachePort, StreamSource
 from app.core.embedding_batches import EMBEDDING_BATCH, embed_in_batches
 from app.core.errors import ProviderNotConfiguredError, StreamClosedError
 from app.core.failover import Call, fail_over
@@ -93,6 +93,30 @@ class PortkeyManager:
 
     # ----- chat ---------------------------------------------------------------------------------
 
+    @overload
+    async def acreate_completion(
+        self, provider: Any = None, model: str | None = None, messages: Sequence[Mapping[str, Any]] | None = None,
+        *, fallbacks: Sequence[Any] | None = None, stream: Literal[False] = False, trace_id: str | None = None,
+        metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
+        semantic_cache: bool | None = None, **params: Any,
+    ) -> ChatCompletion: ...
+
+    @overload
+    async def acreate_completion(
+        self, provider: Any = None, model: str | None = None, messages: Sequence[Mapping[str, Any]] | None = None,
+        *, fallbacks: Sequence[Any] | None = None, stream: Literal[True], trace_id: str | None = None,
+        metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
+        semantic_cache: bool | None = None, **params: Any,
+    ) -> CompletionStream: ...
+
+    @overload
+    async def acreate_completion(
+        self, provider: Any = None, model: str | None = None, messages: Sequence[Mapping[str, Any]] | None = None,
+        *, fallbacks: Sequence[Any] | None = None, stream: bool, trace_id: str | None = None,
+        metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
+        semantic_cache: bool | None = None, **params: Any,
+    ) -> ChatCompletion | CompletionStream: ...
+
     async def acreate_completion(
         self,
         provider: Any = None,
@@ -125,9 +149,10 @@ class PortkeyManager:
             body["stream"] = True
             body.setdefault("stream_options", {"include_usage": True})
 
-            def source(sink: CompletionStream) -> AsyncIterator[ChatCompletionChunk]:
+            def stream_source(sink: Any) -> AsyncIterator[ChatCompletionChunk]:
                 return self._stream(call, body, sink)
 
+            source: StreamSource = stream_source
             if plan is not None:
                 source = plan.streamed(source, call.trace_id,
                                        lambda routing, started: self._report(call, routing=routing, started=started))
@@ -141,11 +166,21 @@ class PortkeyManager:
             await plan.store(completion)
         return completion
 
+    @overload
     def create_completion(self, provider: Any = None, model: str | None = None,
-                          messages: Sequence[Mapping[str, Any]] | None = None, **kwargs: Any
-                          ) -> ChatCompletion | SyncCompletionStream:
+                          messages: Sequence[Mapping[str, Any]] | None = None, *, stream: Literal[False] = False,
+                          **kwargs: Any) -> ChatCompletion: ...
+
+    @overload
+    def create_completion(self, provider: Any = None, model: str | None = None,
+                          messages: Sequence[Mapping[str, Any]] | None = None, *, stream: Literal[True],
+                          **kwargs: Any) -> SyncCompletionStream: ...
+
+    def create_completion(self, provider: Any = None, model: str | None = None,
+                          messages: Sequence[Mapping[str, Any]] | None = None, *, stream: bool = False,
+                          **kwargs: Any) -> ChatCompletion | SyncCompletionStream:
         """Sync twin of :meth:`acreate_completion`; with ``stream=True`` returns an iterator of chunks."""
-        result = self._bridge.run(self.acreate_completion(provider, model, messages, **kwargs))
+        result = self._bridge.run(self.acreate_completion(provider, model, messages, stream=stream, **kwargs))
         if isinstance(result, CompletionStream):
             return SyncCompletionStream(result, self._bridge)
         return result
@@ -162,7 +197,7 @@ class PortkeyManager:
         return completion
 
     async def _stream(self, call: Call, body: dict[str, Any], sink: CompletionStream
-                      ) -> AsyncIterator[ChatCompletionChunk]:
+                      ) -> AsyncGenerator[ChatCompletionChunk, None]:
         call.started = time.perf_counter()  # the stream's clock starts when the caller starts reading
         try:
             async with aclosing(fail_over(call, lambda remaining, offset: self.rounds.stream(

@@ -43,14 +43,14 @@ class Attempt(BaseModel):
 
 def summarize_attempts(attempts: list[Attempt]) -> str:
     """``openai/gpt-4o: 503 x4 -> anthropic/claude-sonnet-4-5: 200``: repeats (retries) folded."""
-    parts: list[list[object]] = []
+    parts: list[tuple[str, int]] = []
     for attempt in attempts:
         text = attempt.describe()
         if parts and parts[-1][0] == text:
-            parts[-1][1] = int(parts[-1][1]) + 1  # type: ignore[call-overload]
+            parts[-1] = (text, parts[-1][1] + 1)
         else:
-            parts.append([text, 1])
-    return " -> ".join(f"{text} x{n}" if n > 1 else str(text) for text, n in parts)
+            parts.append((text, 1))
+    return " -> ".join(f"{text} x{n}" if n > 1 else text for text, n in parts)
 
 
 class RoutingInfo(BaseModel):
@@ -83,7 +83,8 @@ class ChatCompletion(_Open):
     model: str = ""
     choices: list[Choice]
     usage: Usage | None = None
-    routing: RoutingInfo | None = Field(default=None, exclude=True)
+    routing: RoutingInfo = Field(default=None, exclude=True)  # type: ignore[assignment]
+    """How the answer was produced; set on every answer the manager returns."""
 
     @property
     def content(self) -> str:
@@ -125,7 +126,8 @@ class EmbeddingResponse(_Open):
     data: list[Embedding]
     model: str = ""
     usage: Usage | None = None
-    routing: RoutingInfo | None = Field(default=None, exclude=True)
+    routing: RoutingInfo = Field(default=None, exclude=True)  # type: ignore[assignment]
+    """How the answer was produced; set on every answer the manager returns."""
 
     @property
     def vectors(self) -> list[list[float]]:

@@ -9,7 +9,7 @@ then goes on), or raises the error the answer calls for.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -56,7 +56,7 @@ class GatewayRounds:
         return attempts, index
 
     async def chat(self, call: Call, body: dict[str, Any], remaining: Chain,
-                   offset: int) -> AsyncIterator[ChatCompletion]:
+                   offset: int) -> AsyncGenerator[ChatCompletion, None]:
         """A plain completion: yields the one answer."""
         body["model"] = remaining.primary.model
         response = await self.transport.post("/chat/completions", json.dumps(body).encode(),
@@ -76,7 +76,7 @@ class GatewayRounds:
         yield completion
 
     async def stream(self, call: Call, body: dict[str, Any], remaining: Chain,
-                     offset: int) -> AsyncIterator[ChatCompletionChunk]:
+                     offset: int) -> AsyncGenerator[ChatCompletionChunk, None]:
         """A streamed completion: yields its chunks, holding those before the first content back so
         that a break before any content can still go on with the next target unseen by the caller."""
         body["model"] = remaining.primary.model

@@ -34,7 +34,9 @@ def _http_url(value: str | None) -> str | None:
 HttpUrlStr = Annotated[str, AfterValidator(_http_url)]
 
 
-class _CoreSettings(BaseSettings):
+class Settings(BaseSettings):
+    """Every routing-layer setting; provider fields (``<P>_API_KEY``...) are added from the catalog below."""
+
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True,
         case_sensitive=False, frozen=True,
@@ -150,17 +152,19 @@ def _provider_fields() -> dict[str, Any]:
     return fields
 
 
-Settings = create_model("Settings", __base__=_CoreSettings, **_provider_fields())
-Settings.__doc__ = "All routing-layer settings; see DESIGN.md section 3 and .env.template."
+# The class that is instantiated: Settings plus one group of fields per provider of the catalog. Code reads
+# provider fields through ``Settings.provider()``, so ``Settings`` is the type to annotate with.
+_SettingsWithProviders = create_model("Settings", __base__=Settings, **_provider_fields())
+_SettingsWithProviders.__doc__ = "All routing-layer settings; see DESIGN.md section 3 and .env.template."
 
 
-def load_settings(**overrides: Any) -> _CoreSettings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings, turning a validation failure into a ConfigurationError naming each variable.
 
     The offending values are never echoed: they may be keys.
     """
     try:
-        return Settings(**overrides)
+        return _SettingsWithProviders(**overrides)
     except ValidationError as exc:
         problems = []
         env_vars = []
@@ -172,5 +176,5 @@ def load_settings(**overrides: Any) -> _CoreSettings:
 
 
 @lru_cache(maxsize=1)
-def get_settings() -> _CoreSettings:
+def get_settings() -> Settings:
     return load_settings()

@@ -8,7 +8,7 @@ targets, so the caller sees one clean stream; one that breaks after content was 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING
 
 from app.core.errors import GatewayConnectionError
@@ -78,7 +78,7 @@ class SyncCompletionStream:
 
     def __init__(self, stream: CompletionStream, bridge: SyncBridge) -> None:
         self._stream = stream
-        self._iter = bridge.iterate(stream)
+        self._iter: Generator[ChatCompletionChunk, None, None] = bridge.iterate(stream)
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._iter

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Generator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -40,18 +40,22 @@ class SyncBridge:
             raise RuntimeError("a sync API was called from the sync bridge's own loop; use the async twin")
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
-    def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+    def iterate(self, agen: AsyncGenerator[T, None] | AsyncIterator[T]) -> Generator[T, None, None]:
         """Drive an async iterator from sync code, one item per step, closing it if abandoned."""
         try:
             while True:
                 try:
-                    yield self.run(agen.__anext__())
+                    yield self.run(_next(agen))
                 except StopAsyncIteration:
                     return
         finally:
             aclose = getattr(agen, "aclose", None)
             if aclose is not None:
                 self.run(aclose())
+
+
+async def _next(agen: AsyncIterator[T]) -> T:
+    return await anext(agen)
 
 
 _shared = SyncBridge()

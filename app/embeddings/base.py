@@ -8,10 +8,20 @@ from collections.abc import Sequence
 
 
 class Embedder(ABC):
-    """Turns texts into unit-length vectors of a fixed ``dimension``; ``name`` identifies the model."""
+    """Turns texts into unit-length vectors of a fixed ``dimension``; ``name`` identifies the model.
 
-    name: str
-    dimension: int
+    ``dimension`` may be 0 until the first answer tells it (a provider model of unknown size).
+    """
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Identifies the model: vectors of two names are not comparable."""
+
+    @property
+    @abstractmethod
+    def dimension(self) -> int:
+        """The length of every vector (0 while still unknown)."""
 
     @abstractmethod
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from app.core.results import EmbeddingResponse
-from app.core.routing import Capability, Target
+from app.core.routing import Capability, Chain, Target
 from app.embeddings.base import Embedder, normalise
 
 # Known output sizes; another model's size is learnt from its first answer.
@@ -18,7 +18,7 @@ class EmbeddingClient(Protocol):
     """What the gateway embedder needs of the manager."""
 
     def chain(self, provider: str | None = None, model: str | None = None, fallbacks: list[str] | None = None,
-              capability: Capability = Capability.CHAT) -> object: ...
+              capability: Capability = Capability.CHAT) -> Chain: ...
 
     async def acreate_embedding(self, input: list[str], provider: str | None = None,
                                 model: str | None = None) -> EmbeddingResponse: ...
@@ -35,20 +35,24 @@ class GatewayEmbedder(Embedder):
         self._client = client
         self._requested = (provider, model)
         self._target: Target | None = None
-        self.dimension = KNOWN_DIMENSIONS.get(model or "", 0)
+        self._dimension = KNOWN_DIMENSIONS.get(model or "", 0)
 
     @property
     def target(self) -> Target:
         """The provider and model the vectors come from."""
         if self._target is None:
             chain = self._client.chain(*self._requested, fallbacks=[], capability=Capability.EMBEDDING)
-            self._target = chain.primary  # type: ignore[attr-defined]
-            self.dimension = self.dimension or KNOWN_DIMENSIONS.get(self._target.model, 0)
+            self._target = chain.primary
+            self._dimension = self._dimension or KNOWN_DIMENSIONS.get(self._target.model, 0)
         return self._target
 
-    @property  # type: ignore[override]
+    @property
     def name(self) -> str:
         return self.target.label
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
@@ -57,5 +61,5 @@ class GatewayEmbedder(Embedder):
         response = await self._client.acreate_embedding(list(texts), provider=target.provider.name,
                                                         model=target.model)
         vectors = [normalise(v) for v in response.vectors]
-        self.dimension = len(vectors[0])
+        self._dimension = len(vectors[0])
         return vectors

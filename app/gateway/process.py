@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Self
+from typing import IO, Self
 
 from app.core.errors import ConfigurationError
 
@@ -75,14 +75,14 @@ class GatewayProcess:
         self.port = port or free_port(host)
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self._log: IO[bytes] | int | None = None
 
     @property
     def url(self) -> str:
         """The base URL to use as PORTKEY_BASE_URL."""
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self, timeout: float = 30.0) -> GatewayProcess:
+    def start(self, timeout: float = 30.0) -> Self:
         cmd, env = gateway_command(self.port, self.host, self.directory)
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
@@ -107,7 +107,7 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if self._log not in (None, subprocess.DEVNULL):
+        if not isinstance(self._log, int | None):
             self._log.close()
         return proc.returncode
 

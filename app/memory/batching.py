@@ -24,12 +24,15 @@ class _Queue:
 class BatchingEmbedder(Embedder):
     def __init__(self, inner: Embedder, max_batch: int = 256) -> None:
         self.inner = inner
-        self.name = inner.name
         self.max_batch = max_batch
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
 
-    @property  # type: ignore[override]
-    def dimension(self) -> int:
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:  # the inner embedder's, which may learn it on first use
         return self.inner.dimension
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:

@@ -52,10 +52,9 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
         analytics = await AnalyticsStore.from_settings(settings, table_prefix=config.analytics_table_prefix).start()
         manager.observers.add(TelemetryObserver())
         manager.observers.add(analytics.observe)
-        agents = {"memory": runtime.memory, "health": runtime.health}
         state = ServiceState(
-            config=config, manager=manager, artemis=ArtemisFactory(manager, **agents),
-            sophia=SophiaFactory(manager, **agents),
+            config=config, manager=manager, artemis=runtime.factory(ArtemisFactory),
+            sophia=runtime.factory(SophiaFactory),
             analytics=analytics, auth=Authenticator(config.api_keys, config.auth_enabled),
             limiter=RateLimiter(config.rate_limit, settings.redis_url, config.rate_limit_namespace),
             started_at=time.time(),

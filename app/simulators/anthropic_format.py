@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from .answers import Answer
 from .openai_format import dumps
@@ -63,7 +64,7 @@ def _event(name: str, data: dict) -> bytes:
 
 def stream_events(model: str, answer: Answer, input_tokens: int) -> tuple[list[bytes], int]:
     """SSE events and the index of the first ``content_block_delta`` (where a cut happens)."""
-    start = {
+    start: dict[str, Any] = {
         "id": "msg_" + secrets.token_hex(12),
         "type": "message",
         "role": "assistant",
@@ -87,13 +88,11 @@ def stream_events(model: str, answer: Answer, input_tokens: int) -> tuple[list[b
         _event("ping", {"type": "ping"}),
     ]
     first_delta = len(events)
-    for piece in answer.pieces():
-        events.append(
-            _event(
-                "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
-            )
-        )
+    events.extend(
+        _event("content_block_delta",
+               {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})
+        for piece in answer.pieces()
+    )
     events.append(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
     events.append(
         _event(

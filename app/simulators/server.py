@@ -47,7 +47,8 @@ class HttpListener:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _protocol(self) -> asyncio.Protocol:
-        return self.config.http_protocol_class(config=self.config, server_state=self.state, app_state={})
+        protocol_class: Any = self.config.http_protocol_class  # uvicorn's classes take these keywords
+        return protocol_class(config=self.config, server_state=self.state, app_state={})
 
     def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
@@ -106,6 +107,7 @@ class HttpListener:
 
     async def _serve(self) -> None:
         sock, self._pending_sock = self._pending_sock, None
+        assert sock is not None, "_serve runs once per _bind"
         # start_serving=False makes create_server return without suspending, so a concurrent
         # stop_listening() always finds either the pending socket or the server to close.
         server = await asyncio.get_running_loop().create_server(
@@ -120,8 +122,8 @@ class HttpListener:
     def transport_for(self, scope: dict) -> asyncio.Transport | None:
         client = scope.get("client")
         for conn in self.state.connections:
-            if conn.client == client:
-                return conn.transport
+            if getattr(conn, "client", None) == client:
+                return getattr(conn, "transport", None)
         return None
 
     async def stop(self, grace: float = 1.0) -> None:

@@ -26,8 +26,8 @@ class TelemetryObserver:
         metrics.REQUESTS.labels(record.kind, provider, model, "ok").inc()
         metrics.LATENCY.labels(record.kind, provider, model).observe(record.latency_ms / 1000)
         if routing.fallback_used:
-            requested = record.chain[0].split("/", 1)[0] if record.chain else ""
-            metrics.FALLBACKS.labels(requested, provider).inc()
+            primary = record.chain[0].split("/", 1)[0] if record.chain else ""
+            metrics.FALLBACKS.labels(primary, provider).inc()
         usage = routing.usage
         if routing.cached:
             return  # a cached answer costs nothing and used no provider tokens

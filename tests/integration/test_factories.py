@@ -43,7 +43,7 @@ def test_examples_are_verbatim_from_the_spec():
 
 def test_spec_basic_completion_example(spec_env, simulators):
     namespace: dict = {}
-    exec(spec_examples.BASIC_COMPLETION, namespace)  # noqa: S102 - runs the spec's code as written
+    exec(spec_examples.BASIC_COMPLETION, namespace)
     response = namespace["response"]
     assert response.choices[0].message.content.startswith("[openai/gpt-4-turbo]")
     assert simulators.control.stats()["openai"]["last_body"]["temperature"] == 0.7
