@@ -20,6 +20,8 @@ HitReporter = Callable[[RoutingInfo, float], None]
 
 
 class CompletionPlan(Protocol):
+    """The cache's handling of one chat call: looked up before the call, filled after it."""
+
     async def lookup(self, trace_id: str) -> ChatCompletion | None:
         """The cached answer, its ``routing.cached`` set; None on a miss."""
         ...
@@ -34,6 +36,8 @@ class CompletionPlan(Protocol):
 
 
 class EmbeddingPlan(Protocol):
+    """The cache's handling of one embeddings call: only the texts it misses are sent."""
+
     async def lookup(self) -> list[str]:
         """The distinct texts that still need embedding."""
         ...
@@ -44,6 +48,8 @@ class EmbeddingPlan(Protocol):
 
 
 class ResponseCachePort(Protocol):
+    """What the manager needs of a response cache (``app.cache.ResponseCache`` is one)."""
+
     def completion_plan(self, chain: Chain, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any],
                         metadata: Mapping[str, Any] | None, *, cache: bool | None = None, refresh: bool = False,
                         semantic: bool | None = None) -> CompletionPlan | None:

@@ -36,18 +36,24 @@ class SophiaError(Exception):
 
 
 class ConfigurationError(SophiaError):
+    """Settings are missing or wrong; ``env_vars`` names the variables to set."""
+
     def __init__(self, message: str, *, env_vars: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.env_vars = tuple(env_vars)
 
 
 class UnknownProviderError(ConfigurationError):
+    """A provider name that is not in the catalog; the message lists the known ones."""
+
     def __init__(self, name: str, *, known: Iterable[str]) -> None:
         super().__init__(f"unknown provider {name!r}; known providers: {', '.join(known)}")
         self.name = name
 
 
 class ProviderNotConfiguredError(ConfigurationError):
+    """No target of a request's chain has a usable key; raised before any network call."""
+
     def __init__(self, providers: Sequence[str], env_vars: Sequence[str], reasons: Sequence[str] = ()) -> None:
         detail = f" ({'; '.join(reasons)})" if reasons else ""
         super().__init__(
@@ -72,6 +78,8 @@ class GatewayConnectionError(SophiaError):
 
 
 class GatewayUnavailableError(GatewayConnectionError):
+    """The gateway could not be reached (connection refused or reset, DNS, connect timeout)."""
+
     def __init__(self, base_url: str, reason: str) -> None:
         super().__init__(
             f"the Portkey gateway at {base_url} could not be reached ({reason}); "
@@ -81,6 +89,8 @@ class GatewayUnavailableError(GatewayConnectionError):
 
 
 class GatewayTimeoutError(GatewayConnectionError):
+    """The gateway did not answer within the call's deadline; ``timeout`` is that deadline in seconds."""
+
     def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__(
             f"the Portkey gateway at {base_url} did not answer within {timeout:.0f} s "
@@ -122,30 +132,44 @@ class ProviderError(SophiaError):
 
 
 class BadRequestError(ProviderError):
+    """The provider rejected the request as malformed (400)."""
+
     status = 400
 
 
 class AuthenticationError(ProviderError):
+    """The provider refused the key (401)."""
+
     status = 401
 
 
 class PermissionDeniedError(ProviderError):
+    """The key may not use this model or endpoint (403)."""
+
     status = 403
 
 
 class NotFoundError(ProviderError):
+    """The provider does not know the model or endpoint (404)."""
+
     status = 404
 
 
 class RequestTimeoutError(ProviderError):
+    """The provider timed out reading the request (408)."""
+
     status = 408
 
 
 class RateLimitError(ProviderError):
+    """The provider's rate limit or quota was hit (429); ``retry_after`` is in seconds when it said."""
+
     status = 429
 
 
 class ProviderServerError(ProviderError):
+    """The provider failed on its side (5xx); ``status`` is the actual code."""
+
     status = 500
 
 
@@ -157,6 +181,7 @@ _BY_STATUS: dict[int, type[ProviderError]] = {
 
 
 def error_class_for_status(status: int) -> type[ProviderError]:
+    """The ``ProviderError`` subclass for an HTTP status (``ProviderError`` itself for an unlisted one)."""
     if status >= 500:
         return ProviderServerError
     return _BY_STATUS.get(status, ProviderError)

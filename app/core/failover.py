@@ -39,6 +39,7 @@ class Call:
 
     @property
     def elapsed_ms(self) -> float:
+        """Milliseconds since the call started."""
         return (time.perf_counter() - self.started) * 1000
 
     def routing(self, served: Target, index: int, usage: Usage | None) -> RoutingInfo:

@@ -23,6 +23,7 @@ def describe_error(exc: BaseException, secrets: Iterable[str] = (), limit: int =
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with each of ``secrets`` (4 characters or longer) and anything key-shaped masked."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, MASK)

@@ -43,6 +43,7 @@ class GatewayRounds:
         return per_target * len(chain.targets) + 5.0
 
     def headers(self, chain: Chain, call: Call, body: Mapping[str, Any] | None = None) -> dict[str, str]:
+        """The gateway headers of one round: the chain's Portkey config, the trace id and the metadata."""
         has_max_tokens = body is None or "max_tokens" in body or "max_completion_tokens" in body
         headers = {"x-portkey-config": self.router.portkey_config(chain, has_max_tokens=has_max_tokens),
                    "x-portkey-trace-id": call.trace_id}

@@ -110,11 +110,13 @@ class Settings(BaseSettings):
 
     @property
     def gateway_url(self) -> str:
+        """Where requests go: ``PORTKEY_BASE_URL`` if set, else hosted Portkey or the local gateway."""
         if self.portkey_base_url:
             return self.portkey_base_url
         return HOSTED_BASE_URL if self.hosted else LOCAL_BASE_URL
 
     def provider(self, provider: Provider) -> ProviderSettings:
+        """The settings of one provider, with the catalog's defaults filled in."""
         def value(env: str) -> Any:
             return getattr(self, env.lower())
 
@@ -132,6 +134,8 @@ class Settings(BaseSettings):
 
 @dataclass(frozen=True, slots=True)
 class ProviderSettings:
+    """One provider's keys, base URL and models, as configured (catalog defaults filled in)."""
+
     provider: Provider
     virtual_key: SecretStr | None
     api_key: SecretStr | None
@@ -177,4 +181,8 @@ def load_settings(**overrides: Any) -> Settings:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """The process's settings, read once from the environment and ``.env``.
+
+    Raises ``ConfigurationError`` naming each invalid variable.
+    """
     return load_settings()

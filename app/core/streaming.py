@@ -70,6 +70,7 @@ class CompletionStream:
         return chunk
 
     async def aclose(self) -> None:
+        """Stop the stream early; its connection is released and observers see it closed."""
         await self._chunks.aclose()  # type: ignore[attr-defined]
 
 
@@ -88,11 +89,14 @@ class SyncCompletionStream:
 
     @property
     def routing(self) -> RoutingInfo | None:
+        """The routing facts; None until the stream has been read to the end."""
         return self._stream.routing
 
     @property
     def text(self) -> str:
+        """The text received so far."""
         return self._stream.text
 
     def close(self) -> None:
+        """Stop the stream early and release its connection."""
         self._iter.close()

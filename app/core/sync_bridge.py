@@ -16,6 +16,8 @@ T = TypeVar("T")
 
 
 class SyncBridge:
+    """One background event-loop thread that runs coroutines for synchronous callers."""
+
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -30,6 +32,10 @@ class SyncBridge:
             return self._loop
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the bridge's loop and wait for its result, from any thread.
+
+        Raises RuntimeError when called from the bridge's own loop (that would deadlock).
+        """
         loop = self._ensure_loop()
         try:
             running = asyncio.get_running_loop()

@@ -120,12 +120,14 @@ class GatewayTransport:
         return sum(1 for c in self._clients.values() if not c.is_closed)
 
     async def post(self, path: str, content: bytes, headers: Mapping[str, str], timeout: float) -> Response:
+        """The whole answer; raises ``GatewayConnectionError`` when none came."""
         with translated_errors(self.base_url, timeout):
             return await self.client().post(path, content=content, headers=dict(headers), timeout=timeout)
 
     @asynccontextmanager
     async def stream(self, path: str, content: bytes, headers: Mapping[str, str],
                      timeout: float) -> AsyncIterator[Response]:
+        """The answer with its body unread; closed on exit."""
         client = self.client()
         request = client.build_request("POST", path, content=content, headers=dict(headers), timeout=timeout)
         with translated_errors(self.base_url, timeout):
@@ -136,6 +138,7 @@ class GatewayTransport:
             await response.aclose()
 
     async def events(self, response: Response, timeout: float) -> AsyncIterator[str]:
+        """The ``data`` of each server-sent event; raises ValueError when the body is not an event stream."""
         with translated_errors(self.base_url, timeout):
             try:
                 async for event in httpx2.EventSource(response, max_event_size=None):
