@@ -17,6 +17,8 @@ Clock = Callable[[], float]
 
 
 class CacheBackend(ABC):
+    """A store of opaque bytes under string keys, with a lifetime per value; never raises."""
+
     name: str
 
     @abstractmethod
@@ -28,12 +30,15 @@ class CacheBackend(ABC):
         """Store each value for ``ttl`` seconds."""
 
     async def get(self, key: str) -> bytes | None:
+        """The value of one key, or None."""
         return (await self.get_many([key]))[0]
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
+        """Store one value for ``ttl`` seconds."""
         await self.set_many({key: value}, ttl)
 
     async def aclose(self) -> None:
+        """Release the running loop's connections (nothing to release by default)."""
         return None
 
 
@@ -60,10 +65,12 @@ class MemoryBackend(CacheBackend):
             return len(self._data)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The value of each key, None where missing or expired; a hit counts as recently used."""
         with self._lock:
             return [entry[1] if (entry := self._data.get(key)) is not None else None for key in keys]
 
     async def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
+        """Store each value for ``ttl`` seconds, evicting the least recently used beyond ``max_entries``."""
         expires = self._clock() + ttl
         with self._lock:
             for key, value in items.items():

@@ -31,6 +31,11 @@ def redis_location(url: str) -> str:
 
 
 class RedisBackend(CacheBackend):
+    """Cache entries in Redis, shared by every process that uses the same ``REDIS_URL``.
+
+    While Redis is down, lookups miss and stores are dropped; it is tried again every ``retry_interval`` seconds.
+    """
+
     name = "redis"
 
     def __init__(self, url: str, *, timeout: float = 0.5, retry_interval: float = 1.0,
@@ -70,6 +75,7 @@ class RedisBackend(CacheBackend):
         self.outage.failed(type(exc).__name__)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """One MGET; every value None while Redis is unreachable."""
         if not keys or self.outage.paused:
             return [None] * len(keys)
         from redis.exceptions import RedisError
@@ -83,6 +89,7 @@ class RedisBackend(CacheBackend):
         return list(values)
 
     async def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
+        """One pipeline of SETs with a millisecond expiry; dropped while Redis is unreachable."""
         if not items or self.outage.paused:
             return
         from redis.exceptions import RedisError
@@ -99,6 +106,7 @@ class RedisBackend(CacheBackend):
         self.outage.succeeded()
 
     async def aclose(self) -> None:
+        """Close the running loop's connection pool."""
         loop = asyncio.get_running_loop()
         client = self._clients.pop(loop, None)
         if client is not None:

@@ -49,12 +49,15 @@ log = logging.getLogger("app.cache")
 
 @dataclass(frozen=True, slots=True)
 class SemanticPolicy:
+    """Which calls use the semantic cache, and how similar a prompt must be to count as a hit."""
+
     everywhere: bool = False
     roles: frozenset[str] = frozenset()
     """Role keys ``domain/role`` whose calls use the semantic cache."""
     threshold: float = 0.95
 
     def wanted(self, domain: str, role: str, per_call: bool | None) -> bool:
+        """Whether a call of ``domain/role`` uses the semantic cache; ``per_call`` (if not None) decides."""
         if per_call is not None:
             return per_call
         return self.everywhere or f"{domain}/{role}" in self.roles
@@ -62,6 +65,8 @@ class SemanticPolicy:
 
 @dataclass(frozen=True, slots=True)
 class SemanticQuestion:
+    """A prompt as the semantic index compares it: the scope it must share, and the text to embed."""
+
     scope: str
     text: str
 
@@ -90,6 +95,8 @@ def semantic_question(domain: str, role: str, chain: Sequence[tuple[str, str]],
 
 
 class ResponseCache:
+    """Plans the caching of each chat and embeddings call; shared by every call of a manager."""
+
     def __init__(self, backend: CacheBackend, *, ttl: float, policy: SemanticPolicy = SemanticPolicy(),
                  max_entries: int = 10_000, embedder: Embedder | None = None, clock: Clock = time.monotonic) -> None:
         """``embedder`` serves the semantic cache (without one, semantic lookups are misses)."""
@@ -120,11 +127,13 @@ class ResponseCache:
 
     @property
     def enabled(self) -> bool:
+        """False when ``CACHE_TTL`` is 0: no call is then cached."""
         return self.ttl > 0
 
     @property
     def index(self) -> SemanticIndex:
         # numpy loads only once a semantic lookup happens: the manager's import path stays light.
+        """The semantic index, made on first use."""
         if self._index is None:
             from app.cache.semantic import SemanticIndex
 
@@ -136,6 +145,7 @@ class ResponseCache:
     def completion_plan(self, chain: Any, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any],
                         metadata: Mapping[str, Any] | None, *, cache: bool | None = None, refresh: bool = False,
                         semantic: bool | None = None) -> CompletionPlan | None:
+        """The plan for one chat call; None when caching is off for it or its parameters cannot be keyed."""
         if cache is False or not self.enabled:
             return None
         domain, agent = owner(metadata)
@@ -153,6 +163,7 @@ class ResponseCache:
 
     def embedding_plan(self, chain: Any, texts: Sequence[str], metadata: Mapping[str, Any] | None, *,
                        cache: bool | None = None, refresh: bool = False) -> EmbeddingPlan | None:
+        """The plan for one embeddings call (keyed by the chain's primary target); None when caching is off."""
         if cache is False or not self.enabled:
             return None
         domain, _ = owner(metadata)
@@ -171,6 +182,7 @@ class ResponseCache:
             return None
 
     async def embed(self, text: str) -> np.ndarray | None:
+        """The vector of ``text`` for the semantic index; None without an embedder or while it fails."""
         import numpy as np
 
         if self.embedder is None or self.embedder_outage.paused:
@@ -188,6 +200,7 @@ class ResponseCache:
         self.embedder_outage.failed(f"{type(exc).__name__}: {str(exc)[:200]}")
 
     async def aclose(self) -> None:
+        """Release the backend's connections."""
         await self.backend.aclose()
 
 
@@ -200,6 +213,8 @@ def _hit_routing(origin: Mapping[str, Any], completion: ChatCompletion, status: 
 
 @dataclass
 class CompletionPlan:
+    """One chat call's cache entry: its exact key and, for semantic calls, the question to match."""
+
     cache: ResponseCache
     key: str
     domain: str
@@ -245,6 +260,7 @@ class CompletionPlan:
         return raw
 
     async def store(self, completion: ChatCompletion) -> None:
+        """Keep the answer for ``ttl`` seconds, and index its prompt for semantic calls."""
         if completion.routing is None or not completion.choices:
             return
         await self.cache.backend.set(self.key, pack_completion(completion, completion.routing), self.cache.ttl)
@@ -281,6 +297,8 @@ class CompletionPlan:
 
 @dataclass
 class EmbeddingPlan:
+    """One embeddings call's entries: one per distinct text, shared across agents and domains."""
+
     cache: ResponseCache
     provider: str
     model: str
