@@ -29,11 +29,14 @@ PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
 
 @dataclass(frozen=True, slots=True)
 class Check:
+    """One probe's outcome: healthy or not, why, and how long a provider took to answer."""
+
     ok: bool
     reason: str
     latency_ms: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The check as JSON (latency rounded to 0.1 ms, left out when unknown)."""
         out: dict[str, Any] = {"ok": self.ok, "reason": self.reason}
         if self.latency_ms is not None:
             out["latency_ms"] = round(self.latency_ms, 1)
@@ -103,6 +106,11 @@ class HealthChecker:
         return dict(await asyncio.gather(*(run(n, p) for n, p in self.store_probes.items())))
 
     async def report(self, role_chains: Mapping[str, tuple[str, ...]], force: bool = False) -> dict[str, Any]:
+        """The health report: overall status, each provider, each role chain and each store.
+
+        ``operational`` when every configured provider answers, ``down`` when the gateway is unreachable,
+        nothing is configured or a role has no healthy provider, else ``degraded``. ``force`` skips the cache.
+        """
         (checks, gateway_down), stores = await asyncio.gather(self.providers(force), self.stores())
         configured = [n for n in PROVIDERS if self.manager.router.resolutions[n].configured]
         roles = {}

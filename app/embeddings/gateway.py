@@ -18,10 +18,12 @@ class EmbeddingClient(Protocol):
     """What the gateway embedder needs of the manager."""
 
     def chain(self, provider: str | None = None, model: str | None = None, fallbacks: list[str] | None = None,
-              capability: Capability = Capability.CHAT) -> Chain: ...
+              capability: Capability = Capability.CHAT) -> Chain:
+        """The chain a call would use; raises ``ProviderNotConfiguredError`` when nothing is usable."""
 
     async def acreate_embedding(self, input: list[str], provider: str | None = None,
-                                model: str | None = None) -> EmbeddingResponse: ...
+                                model: str | None = None) -> EmbeddingResponse:
+        """Embeddings of ``input`` from ``provider``'s ``model``, through the gateway."""
 
 
 class GatewayEmbedder(Embedder):
@@ -48,13 +50,16 @@ class GatewayEmbedder(Embedder):
 
     @property
     def name(self) -> str:
+        """``provider/model`` of the target; resolving it may raise ``ProviderNotConfiguredError``."""
         return self.target.label
 
     @property
     def dimension(self) -> int:
+        """The model's output size: from the table of known models, else learnt from the first answer (0 until then)."""
         return self._dimension
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One call through the manager (it batches and caches); vectors normalised to length 1."""
         if not texts:
             return []
         target = self.target

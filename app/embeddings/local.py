@@ -19,6 +19,11 @@ DIMENSION = 384
 
 
 class LocalEmbedder(Embedder):
+    """all-MiniLM-L6-v2 on the CPU: 384-d vectors, no network, no key.
+
+    Raises ``ConfigurationError`` on first use when the ``local`` extra is not installed.
+    """
+
     name = f"local/{MODEL_NAME}"
     dimension = DIMENSION
 
@@ -48,12 +53,14 @@ class LocalEmbedder(Embedder):
             return self._model
 
     def embed_sync(self, texts: Sequence[str]) -> list[list[float]]:
+        """The vectors, computed on the calling thread (loads the model on first use)."""
         model = self._load()
         vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                convert_to_numpy=True, show_progress_bar=False)
         return vectors.tolist()
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """The vectors, computed on a worker thread so the event loop keeps running."""
         if not texts:
             return []
         return await asyncio.to_thread(self.embed_sync, texts)

@@ -49,12 +49,14 @@ def gateway_command(port: int, host: str = "127.0.0.1",
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` right now (another process may take it before it is used)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 
 
 def is_gateway_up(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something on ``host:port`` answers HTTP below 500 within ``timeout`` seconds."""
     try:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
         conn.request("GET", "/")
@@ -83,6 +85,10 @@ class GatewayProcess:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self, timeout: float = 30.0) -> Self:
+        """Start the gateway and wait until it answers.
+
+        Raises RuntimeError when it exits while starting, TimeoutError when it does not answer in ``timeout`` s.
+        """
         cmd, env = gateway_command(self.port, self.host, self.directory)
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
@@ -97,6 +103,7 @@ class GatewayProcess:
         raise TimeoutError(f"gateway did not answer on {self.host}:{self.port} within {timeout} s")
 
     def stop(self, timeout: float = 5.0) -> int | None:
+        """Stop the gateway (killed after ``timeout`` s); its exit code, or None if it was not running."""
         proc, self._proc = self._proc, None
         if proc is None:
             return None
@@ -113,6 +120,7 @@ class GatewayProcess:
 
     @property
     def running(self) -> bool:
+        """True while the child process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
     def __enter__(self) -> Self:

@@ -40,6 +40,7 @@ DEFAULT_DEDUP_THRESHOLD = 0.92
 
 
 def memory_id(agent_id: str, text: str) -> str:
+    """The id of an agent's memory: a uuid5 of the agent and the text (case and spacing ignored)."""
     normalised = " ".join(text.lower().split())
     return str(uuid.uuid5(_MEMORY_NAMESPACE, f"{agent_id}\x1f{normalised}"))
 
@@ -89,6 +90,7 @@ class AgentMemory:
 
     @property
     def embedder(self) -> Embedder:
+        """The embedder, built on first use when a factory was given."""
         if not isinstance(self._embedder, Embedder):
             self._embedder = self._embedder()
         return self._embedder
@@ -100,9 +102,11 @@ class AgentMemory:
             self._warm = True
 
     async def embed(self, text: str) -> list[float]:
+        """The vector of one text."""
         return (await self.embedder.embed([text]))[0]
 
     async def ensure(self, collection: str, dimension: int, keyword_fields: tuple[str, ...] = ()) -> None:
+        """Create ``collection`` in the store unless this memory already ensured it."""
         if collection not in self._ensured:
             await self.store.ensure_collection(collection, dimension, keyword_fields)
             self._ensured.add(collection)
@@ -174,6 +178,7 @@ class AgentMemory:
         return sorted(memories, key=lambda m: m.updated_at, reverse=True)
 
     async def count(self, agent_id: str | None = None) -> int:
+        """How many memories the agent has (every agent's, for None)."""
         await self._ensure_own()
         where = {"agent_id": _text(agent_id, "agent_id", 200)} if agent_id is not None else None
         return await self.store.count(self.collection, where)

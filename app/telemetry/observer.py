@@ -11,7 +11,10 @@ from app.telemetry.cost import call_cost
 
 
 class TelemetryObserver:
+    """The manager observer that updates the Prometheus metrics (requests, latency, attempts, tokens, cost)."""
+
     def __call__(self, record: CallRecord) -> None:
+        """Count one finished call; a cache hit counts as a request but adds no tokens or cost."""
         routing = record.routing
         attempts = routing.attempts if routing else getattr(record.error, "attempts", ())
         for attempt in attempts:
