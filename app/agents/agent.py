@@ -16,10 +16,13 @@ MAX_NAME = 100
 
 
 def agent_id(domain: str, name: str) -> str:
+    """The agent's stable id: a uuid5 of the domain and the name (case and outer spaces ignored)."""
     return str(uuid.uuid5(_AGENT_NAMESPACE, f"{domain}:{name.strip().lower()}"))
 
 
 class Agent(BaseModel):
+    """A registered agent; the same domain and name give the same agent, in any process."""
+
     id: str
     name: str
     domain: str
@@ -33,8 +36,10 @@ class Agent(BaseModel):
 
     @property
     def specialty(self) -> str:
+        """The focus of an Artemis agent (the spec's name for it)."""
         return self.focus
 
     @property
     def business_domain(self) -> str:
+        """The focus of a Sophia agent (the spec's name for it)."""
         return self.focus

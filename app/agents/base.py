@@ -26,6 +26,7 @@ from app.memory.store import AgentMemory
 __all__ = ["Agent", "AgentFactoryBase", "agent_id", "check_max_tokens", "check_role", "check_text"]
 
 def check_text(value: Any, what: str, max_len: int | None = None) -> str:
+    """``value`` without outer spaces; raises ``InvalidRequestError`` naming ``what`` if empty or too long."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(f"{what} must be a non-empty string")
     if max_len is not None and len(value) > max_len:
@@ -34,6 +35,10 @@ def check_text(value: Any, what: str, max_len: int | None = None) -> str:
 
 
 def check_role(role: Any, enum: type[Enum]) -> Enum:
+    """The member of ``enum`` that ``role`` names (a member, its value or its name, any case).
+
+    Raises ``InvalidRequestError`` listing the roles otherwise.
+    """
     if isinstance(role, enum):
         return role
     if isinstance(role, str):
@@ -44,6 +49,7 @@ def check_role(role: Any, enum: type[Enum]) -> Enum:
 
 
 def check_max_tokens(max_tokens: Any) -> int:
+    """``max_tokens`` if it is a positive integer; raises ``InvalidRequestError`` otherwise."""
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
         raise InvalidRequestError(f"max_tokens must be a positive integer, got {max_tokens!r}")
     return max_tokens
@@ -82,6 +88,7 @@ class AgentFactoryBase:
         return await self.health.report(chains, force=force)
 
     def system_prompt(self, role: str, name: str, focus: str) -> str:
+        """The system prompt of a new agent of ``role``; each domain's factory writes its own."""
         raise NotImplementedError
 
     def _register(self, name: Any, role: Any, focus: Any, focus_name: str) -> Agent:
@@ -103,13 +110,16 @@ class AgentFactoryBase:
         return agent
 
     def get_agent(self, name_or_id: str) -> Agent | None:
+        """A registered agent, by name or by id; None when there is none."""
         return self._agents.get(name_or_id) or self._agents.get(agent_id(self.domain, name_or_id))
 
     @property
     def agents(self) -> list[Agent]:
+        """The registered agents, in the order they were created."""
         return list(self._agents.values())
 
     def role_chain(self, role: str) -> tuple[str, ...]:
+        """The providers a role's calls go to, in order (the ``ROLE_CHAINS`` setting overrides the default)."""
         overrides = getattr(self.manager.settings, "role_chains", None) or {}
         return chain_for(self.domain, role, overrides)
 

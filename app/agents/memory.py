@@ -40,6 +40,7 @@ async def recall_into(memory: AgentMemory, agent: Agent, messages: Sequence[Mapp
 
 
 async def remember_exchange(memory: AgentMemory, agent: Agent, query: str, answer: str) -> None:
+    """Remember a question and its answer (both clipped) as one of the agent's memories."""
     if not query.strip() or not answer.strip():
         return
     text = f"Asked: {_clip(query, MAX_ASKED_CHARS)}\nAnswered: {_clip(answer, MAX_ANSWER_CHARS)}"
@@ -48,8 +49,10 @@ async def remember_exchange(memory: AgentMemory, agent: Agent, query: str, answe
 
 
 async def remember_profile(memory: AgentMemory, agent: Agent) -> None:
+    """Write the agent's profile into its domain's collection."""
     await guarded(memory, "profile", lambda: upsert_profile(memory, agent), None)
 
 
 async def remember_insight(memory: AgentMemory, agent: Agent, query: str, insight: BusinessInsight) -> None:
+    """Record a Sophia insight in ``sophia_knowledge``."""
     await guarded(memory, "insight", lambda: record_insight(memory, agent, query, insight), None)
