@@ -26,10 +26,14 @@ log = logging.getLogger("app.service")
 
 
 class Unauthorized(Exception):
+    """The request has no valid bearer token."""
+
     pass
 
 
 class RateLimited(Exception):
+    """The caller is over its rate; ``retry_after`` is in whole seconds."""
+
     def __init__(self, retry_after: int, limit: str) -> None:
         super().__init__(f"rate limit of {limit} exceeded; retry in {retry_after} s")
         self.retry_after = retry_after
@@ -60,6 +64,8 @@ class Authenticator:
 
 
 class RateLimiter:
+    """Per-caller moving-window limits, in Redis when ``redis_url`` is given, else in memory."""
+
     def __init__(self, rate: str, redis_url: str | None, namespace: str) -> None:
         self.rate: RateLimitItem = parse(rate)
         self.text = rate
@@ -100,6 +106,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 413 once its body is known to exceed the limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -14,6 +14,11 @@ from app.service.config import ServiceConfig
 
 
 def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_level: str = "info") -> None:
+    """Run the service until it is stopped; ``embedded`` starts a local gateway and simulators first.
+
+    ``host`` and ``port`` (None: the settings') override ``SOPHIA_HOST``/``SOPHIA_PORT``; the gateway
+    and simulators are stopped on the way out.
+    """
     import uvicorn
 
     from app.core.settings import load_settings
