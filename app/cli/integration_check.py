@@ -29,6 +29,8 @@ PROBE = [{"role": "user", "content": "Reply with the single word OK."}]
 
 @dataclass
 class CheckResult:
+    """One of the six checks: passed or not, why, how long it took and, per provider, what happened."""
+
     name: str
     ok: bool
     reason: str
@@ -37,16 +39,20 @@ class CheckResult:
 
     @property
     def failing(self) -> list[str]:
+        """The providers this check found failing."""
         return [name for name, result in self.providers.items() if not result.get("ok")]
 
 
 @dataclass
 class ProviderProbe:
+    """One provider's probe: answered or not, why, and how long it took (milliseconds)."""
+
     ok: bool
     reason: str
     latency_ms: float
 
     def as_dict(self) -> dict[str, Any]:
+        """The probe as JSON (latency rounded to 0.1 ms)."""
         return {"ok": self.ok, "reason": self.reason, "latency_ms": round(self.latency_ms, 1)}
 
 
@@ -64,7 +70,7 @@ async def probe_completion(manager: Any, provider: str) -> ProviderProbe:
     return ProviderProbe(True, f"{response.routing.model} answered in {elapsed:.0f} ms", elapsed)
 
 
-async def probe_embedding(manager: Any, provider: str) -> ProviderProbe:
+async def _probe_embedding(manager: Any, provider: str) -> ProviderProbe:
     started = time.perf_counter()
     try:
         result = await manager.acreate_embedding(["Portkey integration check"], provider=provider)
@@ -92,7 +98,7 @@ async def _per_provider(name: str, providers: list[str], probe: Callable[[str], 
     return CheckResult(name, True, f"{len(providers)} provider(s) OK: {', '.join(providers)}", elapsed, results)
 
 
-async def check_connection(manager: Any) -> CheckResult:
+async def _check_connection(manager: Any) -> CheckResult:
     import httpx2
 
     url = manager.gateway_url
@@ -112,7 +118,7 @@ async def check_connection(manager: Any) -> CheckResult:
     return CheckResult("Portkey connection", True, f"{mode} at {url} answered", elapsed)
 
 
-def check_keys(manager: Any) -> CheckResult:
+def _check_keys(manager: Any) -> CheckResult:
     resolutions = manager.router.resolutions
     providers = {name: {"ok": r.configured, "reason": r.reason} for name, r in resolutions.items()}
     configured = [n for n, r in resolutions.items() if r.configured]
@@ -127,7 +133,7 @@ def check_keys(manager: Any) -> CheckResult:
     return CheckResult("Virtual keys configured", True, f"{kind} for {', '.join(configured)}{note}", 0.0, providers)
 
 
-async def check_health(manager: Any) -> CheckResult:
+async def _check_health(manager: Any) -> CheckResult:
     from app.health import HealthChecker
 
     started = time.perf_counter()
@@ -148,7 +154,7 @@ async def check_health(manager: Any) -> CheckResult:
                        elapsed, results)
 
 
-async def check_factories(runtime: Any) -> CheckResult:
+async def _check_factories(runtime: Any) -> CheckResult:
     from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
     from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
 
@@ -184,14 +190,14 @@ async def run_checks(runtime: Any) -> list[CheckResult]:
     from app.core.routing import Capability
 
     manager = runtime.manager
-    results = [await check_connection(manager), check_keys(manager), await check_health(manager)]
+    results = [await _check_connection(manager), _check_keys(manager), await _check_health(manager)]
     chat = manager.router.configured_providers()
     results.append(await _per_provider("Completion tests", chat, lambda p: probe_completion(manager, p),
                                        "chat completions"))
     embedders = manager.router.configured_providers(Capability.EMBEDDING)
-    results.append(await _per_provider("Embedding generation", embedders, lambda p: probe_embedding(manager, p),
+    results.append(await _per_provider("Embedding generation", embedders, lambda p: _probe_embedding(manager, p),
                                        "embeddings (OpenAI, Mistral or Together)"))
-    results.append(await check_factories(runtime))
+    results.append(await _check_factories(runtime))
     return results
 
 
@@ -207,7 +213,7 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def write_report(results: list[CheckResult], manager: Any, directory: Path, sandbox: list[str]) -> Path:
+def _write_report(results: list[CheckResult], manager: Any, directory: Path, sandbox: list[str]) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = directory / f"portkey_test_results_{stamp}.json"
     secrets = [v.get_secret_value() for v in manager.settings.model_dump().values() if isinstance(v, SecretStr)]
@@ -227,7 +233,7 @@ def write_report(results: list[CheckResult], manager: Any, directory: Path, sand
     return path
 
 
-def print_results(results: list[CheckResult], console: Any) -> None:
+def _print_results(results: list[CheckResult], console: Any) -> None:
     from rich.markup import escape
 
     for r in results:
@@ -293,8 +299,8 @@ async def _run(console: Any, output_dir: Path, sandbox: list[str], settings: Any
             results = await run_checks(runtime)
     finally:
         await runtime.aclose()
-    print_results(results, console)
-    path = write_report(results, manager, output_dir, sandbox)
+    _print_results(results, console)
+    path = _write_report(results, manager, output_dir, sandbox)
     failed = [r for r in results if not r.ok]
     if failed:
         names = sorted({p for r in failed for p in r.failing})

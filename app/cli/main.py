@@ -145,6 +145,7 @@ def stats(hours: Annotated[float, typer.Option(help="How far back to look.")] = 
 
 
 def main() -> None:
+    """The ``sophia`` console script: run the command named on the command line."""
     app()
 
 

@@ -14,6 +14,7 @@ from app.core.results import RoutingInfo
 
 
 async def health(console: Console, as_json: bool) -> int:
+    """Probe every provider and store once and print the report; exit code 1 when the status is down."""
     from app.artemis.portkey_unified_factory import ArtemisFactory
     from app.runtime import build_runtime
     from app.service.health_report import combined_health
@@ -42,6 +43,10 @@ async def health(console: Console, as_json: bool) -> int:
 
 
 async def ask(console: Console, prompt: str, model: str, stream: bool, max_tokens: int | None) -> int:
+    """Send ``prompt`` to ``model`` (a provider/model or a role), print the answer and who served it.
+
+    The call is recorded in the request analytics like any other; exit code 0.
+    """
     from app.analytics import AnalyticsStore
     from app.core.model_names import resolve_model
     from app.runtime import build_manager
@@ -81,6 +86,7 @@ async def ask(console: Console, prompt: str, model: str, stream: bool, max_token
 
 
 async def stats(console: Console, hours: float, as_json: bool) -> int:
+    """Print each provider's totals over the last ``hours`` from the request analytics; exit code 0."""
     from app.analytics import AnalyticsStore
     from app.core.settings import get_settings
 

@@ -29,7 +29,7 @@ _GENERIC = re.compile(r"^[\x21-\x7e]{8,512}$")  # printable ASCII, no spaces
 
 
 @dataclass(frozen=True, slots=True)
-class Var:
+class _Var:
     name: str
     secret: bool
     prompt: str
@@ -63,19 +63,21 @@ _SHAPES: dict[str, tuple[str, str]] = {
 }
 
 
-def managed_vars() -> list[Var]:
-    out = [Var("PORTKEY_API_KEY", True, "Portkey API key"),
-           Var("PORTKEY_BASE_URL", False, "Portkey gateway URL")]
+def _managed_vars() -> list[_Var]:
+    out = [_Var("PORTKEY_API_KEY", True, "Portkey API key"),
+           _Var("PORTKEY_BASE_URL", False, "Portkey gateway URL")]
     for name, p in PROVIDERS.items():
         pattern, shape = _SHAPES.get(name, (None, ""))
-        out.append(Var(p.vk_env, True, f"{p.display_name} virtual key"))
-        out.append(Var(p.api_key_env, True, f"{p.display_name} API key",
+        out.append(_Var(p.vk_env, True, f"{p.display_name} virtual key"))
+        out.append(_Var(p.api_key_env, True, f"{p.display_name} API key",
                        re.compile(pattern) if pattern else None, shape))
-        out.append(Var(p.base_url_env, False, f"{p.display_name} API base URL"))
+        out.append(_Var(p.base_url_env, False, f"{p.display_name} API base URL"))
     return out
 
 
 class SetupError(Exception):
+    """Setup cannot go on; the message says why (never a key's value), ``code`` is the exit code."""
+
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
         self.code = code
@@ -83,7 +85,7 @@ class SetupError(Exception):
 
 def validate(values: Mapping[str, str]) -> dict[str, str]:
     """The values this tool manages, checked; raises SetupError naming every bad variable (not its value)."""
-    known = {v.name: v for v in managed_vars()}
+    known = {v.name: v for v in _managed_vars()}
     problems = []
     clean: dict[str, str] = {}
     for name, value in values.items():
@@ -108,7 +110,7 @@ def collect_interactive(ask: Callable[[str], str] = getpass.getpass,
                         ask_plain: Callable[[str], str] = input,
                         say: Callable[[str], None] = print) -> dict[str, str]:
     """Ask for each key with hidden input; blank skips. Re-asks until a value is valid or blank."""
-    known = {v.name: v for v in managed_vars()}
+    known = {v.name: v for v in _managed_vars()}
 
     def one(name: str, hidden: bool = True) -> str:
         var = known[name]
@@ -142,7 +144,7 @@ def collect_interactive(ask: Callable[[str], str] = getpass.getpass,
 
 def collect_non_interactive(pairs: list[str], environ: Mapping[str, str]) -> dict[str, str]:
     """``--set NAME=VALUE`` pairs over the environment's values of the managed variables."""
-    values = {v.name: environ[v.name] for v in managed_vars() if environ.get(v.name)}
+    values = {v.name: environ[v.name] for v in _managed_vars() if environ.get(v.name)}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
