@@ -20,6 +20,10 @@ def _row(table: Table, label: str, response: object) -> None:
 
 
 def run_demo(sandbox: Sandbox, console: Console) -> None:
+    """Print who served the spec's Basic Completion example, then two forced fallbacks and a stream.
+
+    Uses ``sandbox``'s simulators and installs a process manager on it (``configure_portkey_manager``).
+    """
     from app.core.portkey_config import configure_portkey_manager, get_portkey_manager
     from app.core.settings import load_settings
     from app.sandbox import as_settings

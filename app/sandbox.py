@@ -55,6 +55,7 @@ class Sandbox:
         self._sims: Any = None
 
     def start(self) -> Self:
+        """Start the simulators, then the gateway (the simulators are stopped again if it fails)."""
         from app.simulators.process import start_simulators_process
 
         self._sims_cm = start_simulators_process()
@@ -68,21 +69,26 @@ class Sandbox:
 
     @property
     def gateway_url(self) -> str:
+        """The local gateway's base URL (the sandbox's ``PORTKEY_BASE_URL``)."""
         return self._gateway.url
 
     @property
     def simulators(self) -> Any:
+        """The simulators' process handle (its ``control`` switches faults); None until started."""
         return self._sims
 
     @property
     def env(self) -> dict[str, str]:
+        """The variables that point the simulated providers at their simulators (see ``simulated_env``)."""
         return simulated_env(self._gateway.url, self._sims.base_urls, self._real_keys)
 
     @property
     def simulated(self) -> list[str]:
+        """The providers that simulators answer for (those without a real key)."""
         return [n for n, p in PROVIDERS.items() if p.base_url_env in self.env]
 
     def stop(self) -> None:
+        """Stop the gateway and the simulators; safe to call twice."""
         self._gateway.stop()
         if self._sims is not None:
             self._sims_cm.__exit__(None, None, None)

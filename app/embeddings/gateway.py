@@ -20,10 +20,12 @@ class EmbeddingClient(Protocol):
     def chain(self, provider: str | None = None, model: str | None = None, fallbacks: list[str] | None = None,
               capability: Capability = Capability.CHAT) -> Chain:
         """The chain a call would use; raises ``ProviderNotConfiguredError`` when nothing is usable."""
+        ...
 
     async def acreate_embedding(self, input: list[str], provider: str | None = None,
                                 model: str | None = None) -> EmbeddingResponse:
         """Embeddings of ``input`` from ``provider``'s ``model``, through the gateway."""
+        ...
 
 
 class GatewayEmbedder(Embedder):

@@ -28,11 +28,13 @@ _DISPLAY = {
 
 
 def error_body(status: int, message: str) -> dict:
+    """Anthropic's error JSON for ``status``."""
     err_type = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     return {"type": "error", "error": {"type": err_type, "message": message}, "request_id": new_request_id()}
 
 
 def new_request_id() -> str:
+    """An id shaped like Anthropic's ``request-id`` (``req_...``)."""
     return "req_" + secrets.token_hex(12)
 
 
@@ -41,6 +43,7 @@ def _stop_reason(answer: Answer) -> str:
 
 
 def message(model: str, answer: Answer, input_tokens: int) -> dict:
+    """Anthropic's Messages API answer for ``answer``."""
     return {
         "id": "msg_" + secrets.token_hex(12),
         "type": "message",
@@ -116,6 +119,7 @@ _MALFORMED_STREAM = [
 
 
 def models_list(models: tuple[str, ...]) -> dict:
+    """Anthropic's ``GET /models`` answer."""
     data = [
         {"type": "model", "id": m, "display_name": _DISPLAY.get(m, m), "created_at": "2025-01-01T00:00:00Z"}
         for m in models
@@ -129,4 +133,5 @@ def models_list(models: tuple[str, ...]) -> dict:
 
 
 def malformed_stream(provider: str) -> list[bytes]:
+    """A stream whose first event is cut JSON (the ``malformed`` fault)."""
     return list(_MALFORMED_STREAM)

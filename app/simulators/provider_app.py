@@ -44,6 +44,8 @@ class Reply:
 
 @dataclass(slots=True)
 class Request:
+    """One request as a handler sees it; ``path`` is relative to the provider's prefix."""
+
     method: str
     path: str  # relative to the provider prefix
     headers: dict[str, str]
@@ -51,6 +53,7 @@ class Request:
 
     @property
     def streaming(self) -> bool:
+        """True when the JSON body asks for a stream."""
         return isinstance(self.payload, dict) and self.payload.get("stream") is True
 
 
@@ -58,6 +61,8 @@ Handler = Callable[[Request], Awaitable[Reply]]
 
 
 class ProviderApp:
+    """The ASGI app of one simulated provider: its endpoints, its faults and its stats."""
+
     def __init__(self, spec: ProviderSpec, slot: FaultSlot, stats: ProviderStats) -> None:
         self.spec = spec
         self.name = spec.name
@@ -78,6 +83,7 @@ class ProviderApp:
     # ------------------------------------------------------------ ASGI entry
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """Serve one HTTP request, applying the provider's current fault to POST endpoints."""
         if scope["type"] != "http":
             return
         try:

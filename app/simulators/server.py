@@ -22,6 +22,8 @@ _BACKLOG = 1024
 
 
 class HttpListener:
+    """An ASGI app on one port whose listening socket can be closed and reopened (for faults)."""
+
     def __init__(self, app: Any, host: str, port: int = 0) -> None:
         self.host = host
         self.port = port
@@ -65,12 +67,14 @@ class HttpListener:
         return sock
 
     async def start(self) -> None:
+        """Bind the port (0 picks a free one, then stored in ``port``) and start serving."""
         self._loop = asyncio.get_running_loop()
         sock = self._bind()
         self._server = await self._loop.create_server(self._protocol, sock=sock)
 
     @property
     def listening(self) -> bool:
+        """True while the port accepts connections (or is being reopened)."""
         return self._server is not None or self._opening is not None
 
     def stop_listening(self) -> None:
@@ -120,6 +124,7 @@ class HttpListener:
             self._opening = None
 
     def transport_for(self, scope: dict) -> asyncio.Transport | None:
+        """The transport of the connection serving ``scope``; None if it has gone."""
         client = scope.get("client")
         for conn in self.state.connections:
             if getattr(conn, "client", None) == client:
@@ -127,6 +132,7 @@ class HttpListener:
         return None
 
     async def stop(self, grace: float = 1.0) -> None:
+        """Close the port and the connections; requests in flight get ``grace`` seconds."""
         if self._opening is not None:
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await self._opening
