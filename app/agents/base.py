@@ -119,7 +119,7 @@ class AgentFactoryBase:
         return list(self._agents.values())
 
     def role_chain(self, role: str) -> tuple[str, ...]:
-        """The providers a role's calls go to, in order (the ``ROLE_CHAINS`` setting overrides the default)."""
+        """The providers a role's calls go to, in order (the ``ROLE_CHAINS`` setting can override it)."""
         overrides = getattr(self.manager.settings, "role_chains", None) or {}
         return chain_for(self.domain, role, overrides)
 

@@ -33,7 +33,8 @@ def redis_location(url: str) -> str:
 class RedisBackend(CacheBackend):
     """Cache entries in Redis, shared by every process that uses the same ``REDIS_URL``.
 
-    While Redis is down, lookups miss and stores are dropped; it is tried again every ``retry_interval`` seconds.
+    While Redis is down, lookups miss and stores are dropped; it is tried again every
+    ``retry_interval`` seconds.
     """
 
     name = "redis"

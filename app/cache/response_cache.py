@@ -163,7 +163,7 @@ class ResponseCache:
 
     def embedding_plan(self, chain: Any, texts: Sequence[str], metadata: Mapping[str, Any] | None, *,
                        cache: bool | None = None, refresh: bool = False) -> EmbeddingPlan | None:
-        """The plan for one embeddings call (keyed by the chain's primary target); None when caching is off."""
+        """The plan for one embeddings call (keyed by the chain's primary target); None: not cached."""
         if cache is False or not self.enabled:
             return None
         domain, _ = owner(metadata)

@@ -195,7 +195,8 @@ async def run_checks(runtime: Any) -> list[CheckResult]:
     results.append(await _per_provider("Completion tests", chat, lambda p: probe_completion(manager, p),
                                        "chat completions"))
     embedders = manager.router.configured_providers(Capability.EMBEDDING)
-    results.append(await _per_provider("Embedding generation", embedders, lambda p: _probe_embedding(manager, p),
+    results.append(await _per_provider("Embedding generation", embedders,
+                                       lambda p: _probe_embedding(manager, p),
                                        "embeddings (OpenAI, Mistral or Together)"))
     results.append(await _check_factories(runtime))
     return results

@@ -57,7 +57,7 @@ class GatewayEmbedder(Embedder):
 
     @property
     def dimension(self) -> int:
-        """The model's output size: from the table of known models, else learnt from the first answer (0 until then)."""
+        """The model's output size: known in advance or learnt from the first answer (0 until then)."""
         return self._dimension
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:

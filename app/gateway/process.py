@@ -87,7 +87,8 @@ class GatewayProcess:
     def start(self, timeout: float = 30.0) -> Self:
         """Start the gateway and wait until it answers.
 
-        Raises RuntimeError when it exits while starting, TimeoutError when it does not answer in ``timeout`` s.
+        Raises RuntimeError when it exits while starting, TimeoutError when it does not answer
+        within ``timeout`` seconds.
         """
         cmd, env = gateway_command(self.port, self.host, self.directory)
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115

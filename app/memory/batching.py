@@ -22,7 +22,7 @@ class _Queue:
 
 
 class BatchingEmbedder(Embedder):
-    """``inner`` behind a queue: concurrent ``embed`` calls share one model call of up to ``max_batch`` texts."""
+    """``inner`` behind a queue: concurrent ``embed`` calls share model calls of up to ``max_batch`` texts."""
 
     def __init__(self, inner: Embedder, max_batch: int = 256) -> None:
         self.inner = inner

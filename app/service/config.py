@@ -39,7 +39,7 @@ class ServiceConfig:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> ServiceConfig:
-        """The config of ``SOPHIA_*`` settings, with ``overrides`` applied; raises ``ConfigurationError`` if unsafe."""
+        """The config of the ``SOPHIA_*`` settings plus ``overrides``, refused if unsafe (see ``checked``)."""
         raw = settings.sophia_api_keys.get_secret_value() if settings.sophia_api_keys else ""
         values: dict[str, Any] = {
             "host": settings.sophia_host, "port": settings.sophia_port,
@@ -74,5 +74,5 @@ class ServiceConfig:
 
     @property
     def auth_enabled(self) -> bool:
-        """True when requests need a bearer token: keys are set, auth is required or the bind is not loopback."""
+        """True when requests need a bearer token: keys set, auth required, or a bind beyond loopback."""
         return self.require_auth or bool(self.api_keys) or not is_loopback(self.host)

@@ -11,7 +11,7 @@ from app.telemetry.cost import call_cost
 
 
 class TelemetryObserver:
-    """The manager observer that updates the Prometheus metrics (requests, latency, attempts, tokens, cost)."""
+    """The manager observer that updates the Prometheus metrics: requests, latency, tokens, cost..."""
 
     def __call__(self, record: CallRecord) -> None:
         """Count one finished call; a cache hit counts as a request but adds no tokens or cost."""

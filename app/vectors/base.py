@@ -81,7 +81,7 @@ def check_collection(name: Any) -> str:
 
 
 def check_filter(where: Filter | None) -> dict[str, Scalar]:
-    """The filter as a plain dict ({} for None); raises for reserved or invalid fields and non-scalar values."""
+    """The filter as a dict ({} for None); raises for reserved or invalid fields and non-scalar values."""
     if where is None:
         return {}
     if not isinstance(where, Mapping):
@@ -95,7 +95,7 @@ def check_filter(where: Filter | None) -> dict[str, Scalar]:
 
 
 def check_vector(vector: Any, dimension: int | None = None) -> list[float]:
-    """The vector as finite floats, of ``dimension`` values when given; raises ``InvalidRequestError`` otherwise."""
+    """The vector as finite floats (``dimension`` of them, if given); else ``InvalidRequestError``."""
     try:
         values = [float(v) for v in vector]
     except (TypeError, ValueError):

@@ -72,7 +72,7 @@ class LocalIndex:
         return [self._ids[i] for i in self._matching(where)]
 
     def search(self, vector: Sequence[float], limit: int, where: Mapping[str, Scalar]) -> list[Hit]:
-        """The ``limit`` points closest to ``vector`` by cosine among those matching ``where``, closest first."""
+        """The ``limit`` points matching ``where`` closest to ``vector`` (cosine), closest first."""
         rows = np.asarray(self._matching(where), dtype=np.int64) if where else np.arange(len(self._ids))
         if not len(rows):
             return []
