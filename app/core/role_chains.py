@@ -44,7 +44,7 @@ ROLE_CHAINS: dict[str, tuple[str, ...]] = {
 
 
 def role_key(domain: str, role: str) -> str:
-    """The ``domain/role`` key of ``ROLE_CHAINS`` and of the ``ROLE_CHAINS`` setting (role lower-cased)."""
+    """The ``domain/role`` key that role chains are listed under (the role lower-cased)."""
     return f"{domain}/{role.lower()}"
 
 

@@ -148,7 +148,7 @@ class Router:
         return ps.chat_model if capability is Capability.CHAT else ps.embedding_model
 
     def requested(self, provider: Any, model: str | None, fallbacks: Sequence[Any] | None) -> list[TargetSpec]:
-        """What the caller asked for, primary first; without fallbacks the provider's default ones.
+        """What the caller asked for, primary first; ``fallbacks=None`` means the provider's default ones.
 
         Only the primary when ``ENABLE_FALLBACK`` is off.
         """
