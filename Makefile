@@ -36,8 +36,10 @@ test-unit: setup
 bench: setup
 	$(PY) -m bench.routing_overhead
 
+# Ruff over everything, and the type checker over the application (configuration in pyproject.toml).
 lint: setup
 	$(VENV)/bin/ruff check app tests bench scripts
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) gateway/node_modules .pytest_cache

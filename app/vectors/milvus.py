@@ -20,6 +20,7 @@ ID_LENGTH = 64
 
 
 def is_server_uri(uri: str) -> bool:
+    """True for a Milvus server URI; False for a Milvus Lite file path."""
     return uri.startswith(("http://", "https://", "tcp://", "unix://"))
 
 
@@ -33,6 +34,8 @@ def expression(where: dict[str, Scalar]) -> str:
 
 
 class MilvusStore(VectorStore):
+    """Collections in Milvus: Milvus Lite on a local ``.db`` file, or a server."""
+
     name = "milvus"
 
     def __init__(self, uri: str | os.PathLike[str], token: SecretStr | None = None,
