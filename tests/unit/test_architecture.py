@@ -15,18 +15,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 # Lowest first. A module may import from its own layer and the layers below it, never above.
+# An entry names a package and everything in it; "=name" names that one module (a package's
+# __init__ included), so a public facade can sit higher than the package's internals.
+ROOT_LAYER = {"app.runtime", "app.core.portkey_config", "app.core.vector_db_config",
+              "=app.memory", "=app.memory.mem0", "=app.documents", "=app.documents.process"}
 LAYERS: list[set[str]] = [
     {"app.core"},                                                        # routing core, transport, errors
     {"app.embeddings", "app.vectors", "app.gateway", "app.simulators"},  # engines and processes
-    {"app.cache", "app.memory", "app.telemetry", "app.analytics"},       # built on the engines
+    {"app.cache", "app.memory", "app.documents", "app.telemetry", "app.analytics"},  # built on the engines
     {"app.health"},
     {"app.agents"},                                                      # agent policy
-    {"app.runtime", "app.core.portkey_config", "app.core.vector_db_config"},  # the composition root
+    ROOT_LAYER,  # the composition root, and the facades that build their defaults from it
     {"app.artemis", "app.sophia"},                                       # the spec's factories and getters
     {"app.sandbox", "app.demo"},
     {"app.service", "app.cli"},                                          # the edges
 ]
-COMPOSITION = LAYERS.index({"app.runtime", "app.core.portkey_config", "app.core.vector_db_config"})
+COMPOSITION = LAYERS.index(ROOT_LAYER)
 
 # Reading the process environment is the job of the settings (pydantic-settings) and of the edges.
 ENVIRON_ALLOWED = {
@@ -79,9 +83,12 @@ GRAPH = {module: set(_imports(module, path)) for module, path in MODULES.items()
 def _layer(module: str) -> int:
     best, found = -1, -1
     for index, layer in enumerate(LAYERS):
-        for prefix in layer:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
-                best, found = len(prefix), index
+        for entry in layer:
+            if entry.startswith("="):
+                if module == entry[1:]:
+                    return index
+            elif (module == entry or module.startswith(entry + ".")) and len(entry) > best:
+                best, found = len(entry), index
     return found
 
 
