@@ -1,6 +1,6 @@
 """`sophia docs`: add, search, list and remove documents in the document store.
 
-The store is the process's (``get_document_store()``): Qdrant local mode in
+The store is the process runtime's (``get_document_store()``): Qdrant local mode in
 ``<SOPHIA_DATA_DIR>/qdrant`` unless ``QDRANT_URL`` or ``WEAVIATE_URL`` is set. Local mode locks
 its folder, so while ``sophia serve`` runs on the same folder use its HTTP API (``/v1/documents``)
 instead, or point both at a Qdrant server.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,7 +34,7 @@ def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
     return pairs
 
 
-def _run(body: Callable[[Any], Awaitable[int]]) -> None:
+def _run(body: Callable[[Any], Coroutine[Any, Any, int]]) -> None:
     """Run ``body(store)``; our errors print one line (exit 2 for configuration, 1 otherwise)."""
     from app.core.errors import ConfigurationError, SophiaError
     from app.documents import get_document_store

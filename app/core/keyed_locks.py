@@ -12,6 +12,8 @@ import weakref
 
 
 class KeyedLocks:
+    """``locks(key)``: the asyncio lock of ``key`` on the running loop, created on first use."""
+
     def __init__(self) -> None:
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
             weakref.WeakKeyDictionary())

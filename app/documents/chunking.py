@@ -24,6 +24,8 @@ _JOIN = "\n\n"
 
 @dataclass(frozen=True, slots=True)
 class ChunkingOptions:
+    """How documents are cut: chunks of at most ``max_chars``, overlapping by up to ``overlap_chars``."""
+
     max_chars: int = 1000
     overlap_chars: int = 150
 
@@ -79,6 +81,8 @@ def _tail(units: list[str], budget: int) -> list[str]:
 
 
 def chunk_document(document: ParsedDocument, options: ChunkingOptions | None = None) -> list[Chunk]:
+    """The document's chunks in order: never across a heading, whole paragraphs packed together, long
+    paragraphs split at lines, sentences, then words; each chunk of a section overlaps the one before."""
     options = options or ChunkingOptions()
     chunks: list[Chunk] = []
     for section in document.sections:

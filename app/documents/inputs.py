@@ -22,6 +22,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_source(source: Any) -> str:
+    """``source`` stripped; ``InvalidRequestError`` unless it is a non-empty printable name of 512 characters at most."""
     if not isinstance(source, str) or not source.strip():
         raise InvalidRequestError("source must be a non-empty string naming the document (e.g. its path)")
     source = source.strip()
@@ -51,6 +52,7 @@ def _mapping(value: Any, what: str) -> Mapping[Any, Any]:
 
 
 def check_metadata(metadata: Any) -> dict[str, Scalar]:
+    """``metadata`` as a dict of identifier keys to scalars (``source`` and ``format`` are reserved)."""
     checked: dict[str, Scalar] = {}
     for key, value in _mapping(metadata, "metadata").items():
         if not isinstance(key, str) or not _KEY.match(key):
@@ -62,6 +64,7 @@ def check_metadata(metadata: Any) -> dict[str, Scalar]:
 
 
 def check_filters(filters: Any) -> dict[str, Scalar]:
+    """``filters`` as a dict of metadata keys (or ``source`` / ``format``) to the scalars they must equal."""
     checked: dict[str, Scalar] = {}
     for key, value in _mapping(filters, "filters").items():
         if not isinstance(key, str) or not (_KEY.match(key) or key in BUILT_IN_FILTERS):
@@ -71,6 +74,7 @@ def check_filters(filters: Any) -> dict[str, Scalar]:
 
 
 def check_query(query: Any, limit: Any, mode: Any) -> tuple[str, int, SearchMode]:
+    """The query stripped, the limit and the mode, each checked (``InvalidRequestError`` naming the bad one)."""
     if not isinstance(query, str) or not query.strip():
         raise InvalidRequestError("query must be a non-empty string")
     if len(query) > MAX_QUERY:

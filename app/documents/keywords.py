@@ -37,6 +37,7 @@ _stemmer: Any = None
 
 
 def tokenize(text: str) -> list[str]:
+    """The terms of ``text``: lower-cased words and numbers, stop words left out, Snowball-stemmed."""
     global _stemmer
     words = [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
     with _stemmer_lock:  # a PyStemmer object is not thread-safe
@@ -88,6 +89,7 @@ class KeywordIndex:
                     self._postings.setdefault(term, {})[row] = tf
 
     def remove(self, ids: Iterable[str]) -> None:
+        """Forget the chunks of these ids (unknown ids are ignored)."""
         with self._lock:
             self._remove_locked(ids)
 
@@ -107,6 +109,7 @@ class KeywordIndex:
             self._free.append(row)
 
     def ids_matching(self, where: Mapping[str, Scalar]) -> list[str]:
+        """The ids of the chunks whose payload has every field of ``where`` equal."""
         with self._lock:
             return [self._ids[row] for row in self._matching_rows(where)]  # type: ignore[misc]
 
@@ -141,5 +144,4 @@ class KeywordIndex:
             if len(candidates) > limit:
                 candidates = candidates[np.argpartition(-scores[candidates], limit - 1)[:limit]]
             ranked = candidates[np.argsort(-scores[candidates], kind="stable")]
-            return [(self._ids[row], float(scores[row]), dict(self._payloads[row]))  # type: ignore[misc]
-                    for row in ranked]
+            return [(self._ids[row], float(scores[row]), dict(self._payloads[row])) for row in ranked]

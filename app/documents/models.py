@@ -20,6 +20,8 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class ParsedDocument:
+    """What a parser makes of a source: its format, title (if it has one) and sections."""
+
     format: Format
     title: str | None
     sections: tuple[Section, ...]
@@ -27,6 +29,8 @@ class ParsedDocument:
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
+    """A piece of a source: what is embedded, keyword-indexed and returned by a search."""
+
     index: int
     """0-based position of the chunk in its source."""
     text: str
@@ -46,6 +50,8 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class DocumentHit:
+    """A chunk found by a search: its source, text, score, position, and its ``citation``."""
+
     source: str
     chunk: str
     score: float
@@ -67,6 +73,7 @@ class DocumentHit:
         return f"{self.source}#{self.index}{page}"
 
     def as_dict(self) -> dict[str, Any]:
+        """The hit as JSON, citation included."""
         return {"source": self.source, "chunk": self.chunk, "score": self.score, "index": self.index,
                 "chunks": self.chunks, "section": self.section, "page": self.page, "title": self.title,
                 "format": self.format, "metadata": dict(self.metadata), "citation": self.citation}
@@ -74,6 +81,8 @@ class DocumentHit:
 
 @dataclass(frozen=True, slots=True)
 class SourceInfo:
+    """A stored source's current version: chunk count, format, title, content hash, time added, metadata."""
+
     source: str
     chunks: int
     format: str
@@ -84,17 +93,21 @@ class SourceInfo:
     metadata: dict[str, Scalar] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """The source's record as JSON."""
         return {"source": self.source, "chunks": self.chunks, "format": self.format, "title": self.title,
                 "content_hash": self.content_hash, "added_at": self.added_at, "metadata": dict(self.metadata)}
 
 
 @dataclass(frozen=True, slots=True)
 class AddResult:
+    """What an add did to a source: ``added``, ``replaced`` or ``unchanged``, and how many chunks it has."""
+
     source: str
     status: Literal["added", "replaced", "unchanged"]
     chunks: int
     content_hash: str
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as JSON."""
         return {"source": self.source, "status": self.status, "chunks": self.chunks,
                 "content_hash": self.content_hash}

@@ -33,7 +33,7 @@ def format_for(name: str) -> Format | None:
     return SUFFIXES.get(PurePath(name).suffix.lower())
 
 
-def decode(data: bytes, name: str) -> str:
+def _decode(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -41,11 +41,15 @@ def decode(data: bytes, name: str) -> str:
 
 
 def parse(data: bytes | str, fmt: Format, name: str = "the document") -> ParsedDocument:
+    """A document's title and sections of paragraphs; ``name`` is what errors call it.
+
+    Raises ``InvalidRequestError`` for text that is not UTF-8 and for a PDF without a text layer.
+    """
     if fmt == "pdf":
         if isinstance(data, str):
             raise InvalidRequestError("PDF content must be given as bytes (use add_file for PDFs)")
         return _pdf(data, name)
-    text = decode(data, name) if isinstance(data, bytes) else data
+    text = _decode(data, name) if isinstance(data, bytes) else data
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if fmt == "markdown":
         return _markdown(text)

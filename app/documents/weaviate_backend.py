@@ -29,6 +29,8 @@ HYBRID_ALPHA = 0.5
 
 
 class WeaviateDocuments(DocumentBackend):
+    """Documents on a Weaviate server, searched with Weaviate's own hybrid, vector and BM25 queries."""
+
     store: WeaviateStore
 
     async def _create(self, dimension: int) -> None:
@@ -58,6 +60,8 @@ class WeaviateDocuments(DocumentBackend):
         await super()._create(dimension)
 
     async def sources(self) -> list[SourceInfo]:
+        """Every source's current record (Weaviate's iterator pages through the class)."""
+
         def scan(client: Any) -> list[dict[str, Any]]:
             collection = client.collections.get(class_name(DOCUMENT_SOURCES.name))
             return [dict(o.properties) for o in collection.iterator()]
@@ -66,6 +70,7 @@ class WeaviateDocuments(DocumentBackend):
 
     async def search(self, query: str, vector: list[float], limit: int, where: dict[str, Scalar],
                      mode: SearchMode) -> list[DocumentHit]:
+        """``near_vector`` for vector, ``bm25`` for keyword, ``hybrid`` (RRF, alpha 0.5) for hybrid."""
         if mode == "vector":
             return [hit_from(h.payload, h.score) for h in await self.store.search(DOCUMENTS.name, vector, limit,
                                                                                where or None)]

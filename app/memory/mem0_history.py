@@ -17,6 +17,8 @@ _COLUMNS = ("id", "memory_id", "old_memory", "new_memory", "event", "created_at"
 
 
 class HistoryLog:
+    """Mem0's history table in one SQLite file (``:memory:`` for none), opened on first use."""
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.Lock()
@@ -37,6 +39,7 @@ class HistoryLog:
 
     def add(self, memory_id: str, old: str | None, new: str | None, event: str, *, created_at: str | None,
             updated_at: str | None, actor_id: str | None = None, role: str | None = None) -> None:
+        """Record one event (``ADD``, ``UPDATE`` or ``DELETE``) of a memory."""
         row = (str(uuid.uuid4()), memory_id, old, new, event, created_at, updated_at, int(event == "DELETE"),
                actor_id, role)
         with self._lock:
@@ -53,12 +56,14 @@ class HistoryLog:
         return [{**dict(zip(_COLUMNS, row, strict=True)), "is_deleted": bool(row[7])} for row in rows]
 
     def reset(self) -> None:
+        """Delete every event."""
         with self._lock:
             db = self._db()
             db.execute("DELETE FROM history")
             db.commit()
 
     def close(self) -> None:
+        """Close the connection (the next call reopens it)."""
         with self._lock:
             if self._connection is not None:
                 self._connection.close()
