@@ -1,7 +1,7 @@
 """The factory logic both Artemis and Sophia share: registering agents and running them on their role's chain.
 
-A factory is handed its collaborators (the manager, agent memory, the health checker) by the
-composition root (``app.runtime``); the spec's ``get_portkey_*_factory()`` getters build theirs
+A factory is handed its collaborators (the manager, agent memory, document grounding, the health
+checker) by the composition root (``app.runtime``); the spec's ``get_portkey_*_factory()`` getters build theirs
 from the process's runtime.
 """
 
@@ -13,13 +13,14 @@ from enum import Enum
 from typing import Any
 
 from app.agents.agent import MAX_NAME, Agent, agent_id
+from app.agents.grounding import DocumentGrounding, ground_into
 from app.agents.memory import recall_into, remember_exchange, remember_profile
 from app.agents.results import ExecutionResult
 from app.core.errors import InvalidRequestError
 from app.core.manager import PortkeyManager
 from app.core.pricing import cost_usd
 from app.core.results import ChatCompletion
-from app.core.role_chains import chain_for, role_key
+from app.core.role_chains import chain_for, grounded, role_key
 from app.health import HealthChecker
 from app.memory.store import AgentMemory
 
@@ -62,12 +63,14 @@ class AgentFactoryBase:
     role_enum: type[Enum]
 
     def __init__(self, manager: PortkeyManager, *, memory: AgentMemory | None = None,
-                 health: HealthChecker | None = None) -> None:
-        """``memory``: the agents' long-term memory (None: agents run without it); ``health``: the
+                 grounding: DocumentGrounding | None = None, health: HealthChecker | None = None) -> None:
+        """``memory``: the agents' long-term memory (None: agents run without it); ``grounding``: the
+        document store the grounded roles retrieve from (None: no role is grounded); ``health``: the
         checker shared with other factories on the same manager (None: one of this factory's own,
         probing providers only)."""
         self.manager = manager
         self.memory = memory
+        self.grounding = grounding
         self.health = health if health is not None else HealthChecker(manager)
         self._profiled: set[str] = set()
         self._agents: dict[str, Agent] = {}
@@ -129,16 +132,19 @@ class AgentFactoryBase:
         return agent
 
     async def _execute(self, agent: Agent, messages: Sequence[Mapping[str, Any]], max_tokens: int, *,
-                       memory_query: str | None = None, **params: Any) -> tuple[ExecutionResult, ChatCompletion]:
-        """One call along the role's chain; with memory, the agent's relevant memories join the system
-        prompt and the exchange (``memory_query``, default the last user message, and the answer) is
-        remembered. Memory never fails the call."""
+                       query: str | None = None, **params: Any) -> tuple[ExecutionResult, ChatCompletion]:
+        """One call along the role's chain. ``query`` (default: the last user message) is what the
+        call is about: a grounded role's agent gets the document chunks closest to it in its system
+        prompt (and cites them in the result); with memory, its relevant memories follow, and the
+        exchange (the query and the answer) is remembered. Documents and memory never fail the call."""
         memory = self.memory
-        if memory_query is None:
-            memory_query = next((str(m.get("content") or "") for m in reversed(messages)
-                                 if m.get("role") == "user"), "")
+        if query is None:
+            query = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+        citations: list[str] = []
+        if self.grounding is not None and grounded(self.domain, agent.role):
+            messages, citations = await ground_into(self.grounding, messages, query)
         if memory is not None:
-            messages = await recall_into(memory, agent, messages, memory_query)
+            messages = await recall_into(memory, agent, messages, query)
         first, *rest = self.role_chain(agent.role)
         completion = await self.manager.acreate_completion(
             provider=first, messages=messages, fallbacks=rest, max_tokens=max_tokens,
@@ -154,7 +160,8 @@ class AgentFactoryBase:
             cost_usd=0.0 if routing.cached else cost_usd(routing.provider, routing.model, usage.prompt_tokens,
                                                          usage.completion_tokens),  # a hit costs nothing
             cached=routing.cached, trace_id=routing.trace_id, agent_id=agent.id, role=agent.role,
+            citations=citations,
         )
         if memory is not None:
-            await remember_exchange(memory, agent, memory_query, result.content)
+            await remember_exchange(memory, agent, query, result.content)
         return result, completion

@@ -15,6 +15,7 @@ class ExecutionResult(BaseModel):
     """An agent's answer and how it was produced: provider, fallbacks, latency, tokens, cost.
 
     ``cost_usd`` is in US dollars: 0 for a cache hit, None when the model has no price entry.
+    ``citations`` are the document chunks the prompt was grounded on (``source#chunk``; grounded roles only).
     """
 
     content: str
@@ -29,10 +30,14 @@ class ExecutionResult(BaseModel):
     trace_id: str
     agent_id: str
     role: str
+    citations: list[str] = Field(default_factory=list)
 
 
 class BusinessInsight(BaseModel):
     """A Sophia answer read from the model's JSON: summary, points, recommendations, sources.
+
+    ``citations``: the provider's web citations (Perplexity), the document chunks the answer was
+    grounded on (``source#chunk``), then the sources the model named, without repeats.
 
     ``confidence`` (0 to 1) is None when the model gave none or the answer was not JSON.
     """

@@ -2,14 +2,18 @@
 
 A dependency (Redis, a vector store, an embedder) that fails is not asked again for ``pause``
 seconds, so an outage costs one timeout per pause instead of one per request. The outage is logged
-once when it starts and once when the first success ends it.
+once when it starts and once when the first success ends it. ``guard`` runs one optional step
+(agent memory, document retrieval) so that it degrades instead of failing the request around it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class Outage:
@@ -45,3 +49,23 @@ class Outage:
         if self.down:
             self.down = False
             self._log.info("%s is available again", self.what)
+
+    async def guard(self, operation: str, work: Callable[[], Awaitable[T]], default: T,
+                    skipped: Callable[[], object]) -> T:
+        """``work()``, or ``default`` while paused or when it raises (then the outage starts).
+
+        ``work`` bounds its own time (a ``TimeoutError`` counts as a failure); ``skipped()`` is called
+        for every step that returns ``default`` (callers count them in a metric).
+        """
+        if self.paused:
+            skipped()  # a failing dependency is not asked again for a while
+            return default
+        try:
+            result = await work()
+        except Exception as exc:  # noqa: BLE001 - the step is optional, the request is not
+            skipped()
+            reason = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+            self.failed(f"{operation}: {reason[:300]}")
+            return default
+        self.succeeded()
+        return result

@@ -24,6 +24,9 @@ FINANCIAL_ANALYST uses DeepSeek's reasoning model for numbers, then two general 
 
 Override any chain with ROLE_CHAINS (JSON), e.g.
 ``ROLE_CHAINS='{"artemis/code_reviewer": ["openai/gpt-4.1", "anthropic"]}'``.
+
+``GROUNDED_ROLES`` says which roles answer from the document store: before each call their agents
+retrieve the chunks closest to the question into the prompt, and their results cite them.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ ROLE_CHAINS: dict[str, tuple[str, ...]] = {
     "sophia/financial_analyst": ("deepseek/deepseek-reasoner", "openai/gpt-4o", "anthropic/claude-sonnet-4-5"),
 }
 
+GROUNDED_ROLES: frozenset[str] = frozenset({
+    "sophia/market_analyst", "sophia/sales_strategist", "sophia/customer_success", "sophia/financial_analyst",
+})
+"""Roles grounded on the document store (issue 16: Sophia's business roles). Add a role key to ground it."""
+
 
 def role_key(domain: str, role: str) -> str:
     """The ``domain/role`` key that role chains are listed under (the role lower-cased)."""
@@ -54,3 +62,8 @@ def chain_for(domain: str, role: str, overrides: dict[str, list[str]] | None = N
     if overrides and key in overrides:
         return tuple(overrides[key])
     return ROLE_CHAINS[key]
+
+
+def grounded(domain: str, role: str) -> bool:
+    """Whether agents of the role retrieve document chunks into their prompts (``GROUNDED_ROLES``)."""
+    return role_key(domain, role) in GROUNDED_ROLES

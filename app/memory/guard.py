@@ -23,16 +23,9 @@ WARM_UP_TIMEOUT = 60.0
 async def guarded(memory: AgentMemory, operation: str, work: Callable[[], Awaitable[T]], default: T) -> T:
     """``work()`` within ``memory.timeout`` (the embedder's first load gets ``WARM_UP_TIMEOUT``), or
     ``default`` when anything fails."""
-    if memory.outage.paused:
-        MEMORY_DEGRADED.labels(operation).inc()  # a failing store is not asked again for a while
-        return default
-    try:
+
+    async def bounded() -> T:
         await asyncio.wait_for(memory.warm_up(), WARM_UP_TIMEOUT)
-        result = await asyncio.wait_for(work(), memory.timeout)
-    except Exception as exc:  # noqa: BLE001 - memory is optional, the request is not
-        MEMORY_DEGRADED.labels(operation).inc()
-        reason = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-        memory.outage.failed(f"{operation}: {reason[:300]}")
-        return default
-    memory.outage.succeeded()
-    return result
+        return await asyncio.wait_for(work(), memory.timeout)
+
+    return await memory.outage.guard(operation, bounded, default, MEMORY_DEGRADED.labels(operation).inc)

@@ -29,11 +29,9 @@ def memory_block(memories: Sequence[MemoryRecord], max_chars: int) -> str:
     return HEADER + "\n" + "\n".join(lines) if lines else ""
 
 
-def with_memories(messages: Sequence[Mapping[str, Any]], memories: Sequence[MemoryRecord],
-                  max_chars: int) -> list[dict[str, Any]]:
-    """A copy of ``messages`` whose system prompt ends with the memory block (or gains one)."""
+def with_system_block(messages: Sequence[Mapping[str, Any]], block: str) -> list[dict[str, Any]]:
+    """A copy of ``messages`` whose system prompt ends with ``block`` (or gains one); unchanged for ""."""
     out = [dict(m) for m in messages]
-    block = memory_block(memories, max_chars)
     if not block:
         return out
     if out and out[0].get("role") == "system" and isinstance(out[0].get("content"), str):
@@ -41,3 +39,9 @@ def with_memories(messages: Sequence[Mapping[str, Any]], memories: Sequence[Memo
     else:
         out.insert(0, {"role": "system", "content": block})
     return out
+
+
+def with_memories(messages: Sequence[Mapping[str, Any]], memories: Sequence[MemoryRecord],
+                  max_chars: int) -> list[dict[str, Any]]:
+    """A copy of ``messages`` whose system prompt ends with the memory block (or gains one)."""
+    return with_system_block(messages, memory_block(memories, max_chars))

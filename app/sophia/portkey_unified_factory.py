@@ -59,6 +59,8 @@ class SophiaFactory(AgentFactoryBase):
                                         max_tokens: int = 2000, **params: Any) -> BusinessInsight:
         """Answer ``query`` given ``context`` (JSON-serialisable) as ``agent``.
 
+        A grounded role (all of Sophia's by default) answers from the document store's chunks closest to
+        ``query``, and ``citations`` lists them (``source#chunk``) after the provider's web citations.
         The insight is recorded in ``sophia_knowledge`` when memory is on. Raises ``InvalidRequestError``
         for bad input and the manager's errors for a failed call.
         """
@@ -78,9 +80,9 @@ class SophiaFactory(AgentFactoryBase):
         user = f"Question: {query}\nContext (JSON): {context_text}\nRespond with the JSON object only."
         messages = [{"role": "system", "content": agent.system_prompt}, {"role": "user", "content": user}]
         params.setdefault("temperature", 0.3)
-        execution, completion = await self._execute(agent, messages, max_tokens, memory_query=query, **params)
-        citations = [str(c) for c in (completion.model_extra or {}).get("citations") or []]
-        insight = parse_insight(execution, citations)
+        execution, completion = await self._execute(agent, messages, max_tokens, query=query, **params)
+        web = [str(c) for c in (completion.model_extra or {}).get("citations") or []]
+        insight = parse_insight(execution, [*web, *execution.citations])
         if self.memory is not None:
             await remember_insight(self.memory, agent, query, insight)  # into sophia_knowledge
         return insight

@@ -1,4 +1,4 @@
-"""Vector-store and memory metrics (default registry): the spec's "vector database performance"."""
+"""Vector-store, memory and document-retrieval metrics (default registry): "vector database performance"."""
 
 from __future__ import annotations
 
@@ -16,5 +16,9 @@ MEMORY_DEGRADED = Counter(
     "sophia_memory_degraded_total",
     "Agent-memory steps skipped because the store or the embedder failed (the request went on)",
     ["operation"])
+DOCUMENTS_DEGRADED = Counter(
+    "sophia_documents_degraded_total",
+    "Document retrievals of grounded agents skipped because the store or the embedder failed (the request "
+    "went on)")
 
 LATENCY = {"upsert": VECTOR_UPSERT_SECONDS, "search": VECTOR_SEARCH_SECONDS}
