@@ -3,6 +3,8 @@
     runtime = build_runtime(settings)       # transport -> cache (with the embedder) -> manager,
                                             # memory (same embedder), health checker (store probes)
     runtime.manager.create_completion(...)
+    runtime.documents                       # the document store (same embedder), built on first use
+    runtime.factory(SophiaFactory)          # a factory on the manager, memory, document grounding, health
 
 Everything below takes its collaborators as arguments; only this module (and the service's lifespan,
 which calls ``build_runtime``) decides which ones. The Python API's ``get_portkey_manager()`` and the
@@ -13,26 +15,58 @@ environment and ``.env``, or from settings installed with ``use_settings``.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
+from app.agents.grounding import DocumentGrounding
 from app.cache import ResponseCache
 from app.core.manager import PortkeyManager
 from app.core.settings import Settings, get_settings
 from app.core.transport import Transport
 from app.embeddings import Embedder, build_embedder
 from app.health import HealthChecker
-from app.memory import AgentMemory, BatchingEmbedder
+from app.memory.batching import BatchingEmbedder
+from app.memory.store import AgentMemory
+from app.vectors.base import VectorStore
 from app.vectors.probes import store_probes
 from app.vectors.registry import get_store
+
+if TYPE_CHECKING:
+    from app.documents.store import DocumentStore
+
+T = TypeVar("T")
 
 
 class _Factory(Protocol):
     def __init__(self, manager: PortkeyManager, *, memory: AgentMemory | None = None,
-                 health: HealthChecker | None = None) -> None: ...
+                 grounding: DocumentGrounding | None = None, health: HealthChecker | None = None) -> None: ...
 
 
 F = TypeVar("F", bound=_Factory)
+
+
+class _Once(Generic[T]):
+    """A part built on first use, once, whichever thread asks first."""
+
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._value: tuple[T] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = (self._build(),)
+            return self._value[0]
+
+
+def _build_documents(settings: Settings, embedder: Embedder) -> DocumentStore:
+    # Imported here: the document store loads numpy and the parsers, which a runtime that never
+    # touches documents should not pay for (the runtime is built on the first get_portkey_manager()).
+    from app.documents.choice import build_document_store
+
+    return build_document_store(settings, embedder)
 
 
 @dataclass
@@ -42,14 +76,38 @@ class Runtime:
     settings: Settings
     manager: PortkeyManager
     embedder: Embedder
-    """One embedding model per runtime: the semantic cache and agent memory share it."""
+    """One embedding model per runtime: the semantic cache, agent memory and documents share it."""
+    vector_store: VectorStore
+    """The store ``VECTOR_STORE`` names: agent memory's, and the default of Mem0's ``Memory()``."""
     memory: AgentMemory | None
     """None when ``MEMORY_ENABLED=false``."""
     health: HealthChecker
+    _documents: _Once[DocumentStore] = field(repr=False)
+    _grounding: _Once[DocumentGrounding | None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._grounding = _Once(self._build_grounding)
+
+    @property
+    def documents(self) -> DocumentStore:
+        """The document store (Weaviate when ``WEAVIATE_URL`` is set, else Qdrant), built on first use."""
+        return self._documents.get()
+
+    @property
+    def grounding(self) -> DocumentGrounding | None:
+        """What grounded roles retrieve from ``documents``; None when ``DOCUMENTS_TOP_K=0``."""
+        return self._grounding.get()
+
+    def _build_grounding(self) -> DocumentGrounding | None:
+        settings = self.settings
+        if settings.documents_top_k <= 0:
+            return None
+        return DocumentGrounding(self.documents, top_k=settings.documents_top_k,
+                                 max_chars=settings.documents_max_chars, timeout=settings.documents_timeout)
 
     def factory(self, cls: type[F]) -> F:
-        """An agent factory of ``cls`` on this runtime's manager, memory and health checker."""
-        return cls(self.manager, memory=self.memory, health=self.health)
+        """An agent factory of ``cls`` on this runtime's manager, memory, document grounding and health checker."""
+        return cls(self.manager, memory=self.memory, grounding=self.grounding, health=self.health)
 
     async def aclose(self) -> None:
         """Close the manager's connections (stores stay open: they are shared per location)."""
@@ -78,13 +136,20 @@ def build_runtime(settings: Settings | None = None, *, transport: Transport | No
     """Every part, built once and wired: see the module docstring."""
     settings = settings if settings is not None else get_settings()
     manager, shared = _manager_and_embedder(settings, transport, embedder)
+    vector_store = get_store(settings)
     memory = None
     if settings.memory_enabled:
-        memory = AgentMemory(get_store(settings), BatchingEmbedder(shared),
+        memory = AgentMemory(vector_store, BatchingEmbedder(shared),
                              dedup_threshold=settings.memory_dedup_threshold, recall_limit=settings.memory_top_k,
                              recall_chars=settings.memory_max_chars, timeout=settings.memory_timeout)
-    return Runtime(settings=settings, manager=manager, embedder=shared, memory=memory,
-                   health=HealthChecker(manager, store_probes(settings)))
+    documents = _Once(lambda: _build_documents(settings, shared))
+
+    async def documents_probe() -> tuple[bool, str]:
+        return await documents.get().health()
+
+    probes = {**store_probes(settings), "documents": documents_probe}
+    return Runtime(settings=settings, manager=manager, embedder=shared, vector_store=vector_store, memory=memory,
+                   health=HealthChecker(manager, probes), _documents=documents)
 
 
 _lock = threading.Lock()
@@ -120,7 +185,7 @@ class FactorySlot(Generic[F]):
         self._lock = threading.Lock()
 
     def get(self) -> F:
-        """The factory on the process's runtime (its manager, memory and health checker)."""
+        """The factory on the process's runtime (its manager, memory, document grounding and health checker)."""
         runtime = process_runtime()
         with self._lock:
             if self._built is None or self._built[0] is not runtime:

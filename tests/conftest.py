@@ -55,10 +55,12 @@ for _var in list(os.environ):
         del os.environ[_var]
 
 # Embedded stores write under the working directory by default; tests keep them in a temp folder.
-# Memory is off unless a test turns it on (memory tests build their own stores): the model load and
-# the recall/remember steps would otherwise slow every agent test.
+# Memory and document grounding are off unless a test turns them on (their tests build their own
+# stores): the model load and the recall/retrieve steps would otherwise slow every agent test, and
+# subprocesses (CLI, scripts) sharing this Qdrant folder with the test process could not open it.
 os.environ.setdefault("QDRANT_PATH", tempfile.mkdtemp(prefix="sophia-qdrant-"))
 os.environ.setdefault("MEMORY_ENABLED", "false")
+os.environ.setdefault("DOCUMENTS_TOP_K", "0")
 
 
 @pytest.fixture(scope="session")

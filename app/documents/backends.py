@@ -50,10 +50,12 @@ DOCUMENT_SOURCES = CollectionSpec(
 
 
 def source_id(source: str) -> str:
+    """The id of a source's record in ``document_sources``: a uuid5 of the source name."""
     return str(uuid.uuid5(_NAMESPACE, f"source\x1f{source}"))
 
 
 def chunk_id(source: str, content_hash: str, index: int) -> str:
+    """The id of a chunk: a uuid5 of its source, the version's content hash and its index."""
     return str(uuid.uuid5(_NAMESPACE, f"chunk\x1f{source}\x1f{content_hash}\x1f{index}"))
 
 
@@ -63,12 +65,14 @@ def where_for(filters: Mapping[str, Scalar]) -> dict[str, Scalar]:
 
 
 def source_payload(info: SourceInfo) -> dict[str, Any]:
+    """A source's record as stored (metadata keys prefixed ``meta_``)."""
     return {"source": info.source, "content_hash": info.content_hash, "chunk_count": info.chunks,
             "format": info.format, "title": info.title or "", "added_at": info.added_at,
             **{META_PREFIX + k: v for k, v in info.metadata.items()}}
 
 
 def chunk_payload(info: SourceInfo, chunk: Chunk) -> dict[str, Any]:
+    """A chunk's payload: its source's record plus its position, section, page and text."""
     payload = {**source_payload(info), "chunk_index": chunk.index, "section": chunk.section, "text": chunk.text}
     if chunk.page is not None:  # absent rather than null: Weaviate cannot type a null
         payload["page"] = chunk.page
@@ -80,12 +84,14 @@ def _metadata(payload: Mapping[str, Any]) -> dict[str, Scalar]:
 
 
 def source_from(payload: Mapping[str, Any]) -> SourceInfo:
+    """The ``SourceInfo`` of a stored source record (or of any of its chunks' payloads)."""
     return SourceInfo(source=payload["source"], chunks=int(payload["chunk_count"]), format=payload["format"],
                       title=payload.get("title") or None, content_hash=payload["content_hash"],
                       added_at=payload["added_at"], metadata=_metadata(payload))
 
 
 def hit_from(payload: Mapping[str, Any], score: float) -> DocumentHit:
+    """A search hit from a stored chunk's payload and the score it was ranked by."""
     page = payload.get("page")
     return DocumentHit(source=payload["source"], chunk=payload["text"], score=float(score),
                        index=int(payload["chunk_index"]), chunks=int(payload["chunk_count"]),
@@ -94,6 +100,7 @@ def hit_from(payload: Mapping[str, Any], score: float) -> DocumentHit:
 
 
 def mean_vector(vectors: Sequence[Sequence[float]]) -> list[float]:
+    """The normalised mean of ``vectors`` (a source record's vector: the mean of its chunks')."""
     mean = np.asarray(vectors, dtype=np.float64).mean(axis=0)
     norm = float(np.linalg.norm(mean))
     return (mean / norm if norm else mean).tolist()
@@ -108,13 +115,16 @@ class DocumentBackend(ABC):
 
     @property
     def kind(self) -> str:
+        """The vector store's kind (``qdrant-local``, ``qdrant-server``, ``weaviate``)."""
         return self.store.kind
 
     @property
     def location(self) -> str:
+        """Where the vector store is: a folder or a server URL."""
         return self.store.location
 
     async def ensure(self, dimension: int) -> None:
+        """Create both collections (vectors of ``dimension``) unless this backend already did."""
         if not self._ready:
             await self._create(dimension)
             await self.store.ensure_collection(DOCUMENT_SOURCES.name, dimension, DOCUMENT_SOURCES.keyword_fields)
@@ -124,8 +134,13 @@ class DocumentBackend(ABC):
         await self.store.ensure_collection(DOCUMENTS.name, dimension, DOCUMENTS.keyword_fields)
 
     async def source(self, source: str) -> SourceInfo | None:
+        """The current record of ``source``, or None when it is not stored."""
         records = await self.store.get(DOCUMENT_SOURCES.name, [source_id(source)])
         return source_from(records[0].payload) if records else None
+
+    async def has_chunks(self) -> bool:
+        """Whether any chunk is stored (searching an empty store need not embed the query)."""
+        return await self.store.count(DOCUMENTS.name) > 0
 
     @abstractmethod
     async def sources(self) -> list[SourceInfo]:
@@ -145,8 +160,8 @@ class DocumentBackend(ABC):
                                     where={"source": info.source, "content_hash": previous.content_hash})
         await self._written(info, chunks, texts, previous)
 
-    async def _written(self, info: SourceInfo, chunks: Sequence[Chunk], texts: Sequence[str],
-                       previous: SourceInfo | None) -> None:
+    async def _written(self, info: SourceInfo, chunks: Sequence[Chunk],  # noqa: B027 - a hook, empty by default
+                       texts: Sequence[str], previous: SourceInfo | None) -> None:
         """Hook: after a write (the Qdrant backend updates its keyword index here)."""
 
     async def remove(self, info: SourceInfo) -> None:
@@ -155,7 +170,7 @@ class DocumentBackend(ABC):
         await self.store.delete(DOCUMENT_SOURCES.name, ids=[source_id(info.source)])
         await self._removed(info)
 
-    async def _removed(self, info: SourceInfo) -> None:
+    async def _removed(self, info: SourceInfo) -> None:  # noqa: B027 - a hook, empty by default
         """Hook: after a remove."""
 
     @abstractmethod

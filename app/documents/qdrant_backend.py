@@ -38,6 +38,11 @@ def _searchable(payload: dict[str, Any]) -> str:
     return Chunk(0, payload["text"], payload.get("section") or "").searchable(payload.get("title") or None)
 
 
+def _is_current(versions: dict[str, str], payload: dict[str, Any]) -> bool:
+    """Whether a chunk belongs to its source's current version (``versions``: source -> content hash)."""
+    return versions.get(payload.get("source", "")) == payload.get("content_hash")
+
+
 def candidates(limit: int) -> int:
     """How deep each ranking goes before fusion: deep enough that a chunk ranked well by one method
     and modestly by the other still meets itself."""
@@ -45,6 +50,8 @@ def candidates(limit: int) -> int:
 
 
 class QdrantDocuments(DocumentBackend):
+    """Documents on Qdrant (local mode or a server): vector search by the store, BM25 by our index."""
+
     def __init__(self, store: Any) -> None:
         super().__init__(store)
         self._keywords: KeywordIndex | None = None
@@ -75,7 +82,14 @@ class QdrantDocuments(DocumentBackend):
         return await self.store.run_on_client("scroll", scan)
 
     async def sources(self) -> list[SourceInfo]:
+        """Every source's current record, read in pages of 1,000."""
         return [source_from(r.payload) for r in await self._scan(DOCUMENT_SOURCES.name)]
+
+    async def has_chunks(self) -> bool:
+        """Whether any chunk is stored; in local mode the loaded keyword index knows without asking."""
+        if self._keywords is not None and not self._shared:
+            return len(self._keywords) > 0
+        return await super().has_chunks()
 
     async def _index(self) -> KeywordIndex:
         """The keyword index, loaded on first use and (on a server) brought up to date."""
@@ -85,8 +99,7 @@ class QdrantDocuments(DocumentBackend):
                 records = await self._scan(DOCUMENTS.name)  # one pass: local mode filters in Python
                 index = KeywordIndex()
                 await asyncio.to_thread(index.add, [
-                    (r.id, _searchable(r.payload), r.payload) for r in records
-                    if current.get(r.payload.get("source")) == r.payload.get("content_hash")])
+                    (r.id, _searchable(r.payload), r.payload) for r in records if _is_current(current, r.payload)])
                 self._keywords, self._current = index, current
             elif self._shared:
                 current = {s.source: s.content_hash for s in await self.sources()}
@@ -125,14 +138,14 @@ class QdrantDocuments(DocumentBackend):
 
     async def search(self, query: str, vector: list[float], limit: int, where: dict[str, Scalar],
                      mode: SearchMode) -> list[DocumentHit]:
+        """The best chunks of the current versions: by cosine, by BM25, or both fused by rank."""
         depth = limit if mode != "hybrid" else candidates(limit)
         index = await self._index()  # also refreshes which versions are current
         dense: list[tuple[str, float, dict[str, Any]]] = []
         sparse: list[tuple[str, float, dict[str, Any]]] = []
         if mode != "keyword":
             hits = await self.store.search(DOCUMENTS.name, vector, depth, where or None)
-            dense = [(h.id, h.score, h.payload) for h in hits
-                     if self._current.get(h.payload.get("source")) == h.payload.get("content_hash")]
+            dense = [(h.id, h.score, h.payload) for h in hits if _is_current(self._current, h.payload)]
         if mode != "vector":
             sparse = await asyncio.to_thread(index.search, query, depth, where)
         if mode == "vector":

@@ -30,7 +30,7 @@ from app.documents.chunking import ChunkingOptions, chunk_document
 from app.documents.inputs import check_filters, check_metadata, check_query, check_source
 from app.documents.models import AddResult, DocumentHit, Format, SourceInfo
 from app.documents.parsing import SUFFIXES, format_for, parse
-from app.embeddings.base import Embedder, built
+from app.embeddings.base import Embedder
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(chunks_embedded, chunks_total)`` while a source is embedded."""
@@ -41,19 +41,19 @@ EMBED_BATCH = 64
 
 
 class DocumentStore:
-    def __init__(self, backend: DocumentBackend, embedder: Embedder | Callable[[], Embedder], *,
+    """Sources (files or text) split into chunks, embedded with ``embedder`` and searched on ``backend``.
+
+    The composition root builds one per runtime (``app.documents.choice.build_document_store``).
+    """
+
+    def __init__(self, backend: DocumentBackend, embedder: Embedder, *,
                  chunking: ChunkingOptions | None = None, max_bytes: int = MAX_BYTES) -> None:
+        """``embedder`` loads its model on first use; ``max_bytes`` bounds one source's content."""
         self.backend = backend
-        self._embedder = embedder
+        self.embedder = embedder
         self.chunking = chunking or ChunkingOptions()
         self.max_bytes = max_bytes
         self._source_lock = KeyedLocks()
-
-    @property
-    def embedder(self) -> Embedder:
-        """Given, or built by the callable on first use (so loading a model waits until it is needed)."""
-        self._embedder = built(self._embedder)
-        return self._embedder
 
     async def _ready(self) -> None:
         embedder = self.embedder
@@ -110,7 +110,7 @@ class DocumentStore:
         source = check_source(source)
         meta = check_metadata(metadata)
         fmt = format or format_for(source)
-        if fmt not in SUFFIXES.values():
+        if fmt is None or fmt not in SUFFIXES.values():
             raise InvalidRequestError(f"unknown format {fmt!r} for {source}; name a suffix or format: "
                                       f"{', '.join(SUFFIXES)}")
         if not isinstance(data, bytes) or not data.strip():
@@ -154,6 +154,8 @@ class DocumentStore:
         query, limit, mode = check_query(query, limit, mode)
         where = where_for(check_filters(filters))
         await self._ready()
+        if not await self.backend.has_chunks():
+            return []  # nothing to find: no query embedding (no model load, no provider call)
         vector = [] if mode == "keyword" else await self.embedder.embed_one(query)
         return await self.backend.search(query, vector, limit, where, mode)
 

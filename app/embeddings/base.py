@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 
 class Embedder(ABC):
@@ -30,11 +30,6 @@ class Embedder(ABC):
     async def embed_one(self, text: str) -> list[float]:
         """The vector of one text."""
         return (await self.embed([text]))[0]
-
-
-def built(embedder: Embedder | Callable[[], Embedder]) -> Embedder:
-    """The embedder given, or the one a factory given in its place builds (so a model loads on first use)."""
-    return embedder if isinstance(embedder, Embedder) else embedder()
 
 
 def normalise(vector: Sequence[float]) -> list[float]:

@@ -16,6 +16,10 @@ assistant's too when the call is scoped to an agent only), merging near-duplicat
 scope: see the README's list of differences. Memories live in the ``mem0_memory`` collection of the
 process's vector store (``VECTOR_STORE``, Qdrant local by default); the history in SQLite at
 ``<SOPHIA_DATA_DIR>/mem0_history.db``.
+
+``Memory()`` takes what it is not given from the process's runtime (``app.runtime.process_runtime()``:
+its vector store, its embedder, its settings' data folder), so this module sits with the composition
+root; code below it never imports it.
 """
 
 from __future__ import annotations
@@ -26,14 +30,14 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from app.core.errors import InvalidRequestError
 from app.core.keyed_locks import KeyedLocks
 from app.core.sync_bridge import shared_bridge
-from app.embeddings.base import Embedder, built
+from app.embeddings.base import Embedder
 from app.memory.mem0_history import HistoryLog
 from app.memory.store import DEFAULT_DEDUP_THRESHOLD, MAX_TEXT
 from app.vectors.base import MAX_LIMIT, Point, VectorStore, check_id
@@ -114,7 +118,7 @@ def _messages(messages: Any) -> list[dict[str, Any]]:
     if isinstance(messages, Mapping):
         return [dict(messages)]
     if isinstance(messages, list):
-        return [m for m in messages if isinstance(m, Mapping)]
+        return [dict(m) for m in messages if isinstance(m, Mapping)]
     raise InvalidRequestError(f"messages must be str, dict, or list[dict], got {type(messages).__name__}")
 
 
@@ -138,30 +142,26 @@ def item(point_id: str, payload: Mapping[str, Any], score: float | None = None, 
 class AsyncMemory:
     """Mem0's ``AsyncMemory``; ``Memory`` is its synchronous twin.
 
-    ``store`` and ``embedder`` default to the process's (``get_store(settings)``, ``get_embedder()``);
-    ``embedder`` may be a callable, so the model loads on first use.
+    ``store``, ``embedder`` and the history's folder default to the process runtime's (its
+    ``VECTOR_STORE`` store, its embedder, ``SOPHIA_DATA_DIR``); the embedder loads its model on first use.
     """
 
-    def __init__(self, *, store: VectorStore | None = None, embedder: Embedder | Callable[[], Embedder] | None = None,
+    def __init__(self, *, store: VectorStore | None = None, embedder: Embedder | None = None,
                  history_db_path: str | None = None, collection: str = MEM0_COLLECTION,
-                 dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD, settings: Any = None) -> None:
-        if settings is None and (store is None or history_db_path is None):
-            from app.core.settings import get_settings
+                 dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD) -> None:
+        """Mem0's defaults, taken from the process runtime for whatever is not given."""
+        if store is None or embedder is None or history_db_path is None:
+            from app.runtime import process_runtime  # at call time: the runtime imports app.memory's modules
 
-            settings = get_settings()
-        if store is None:
-            from app.vectors.registry import get_store
-
-            store = get_store(settings)
-        if embedder is None:
-            from app.embeddings import get_embedder
-
-            embedder = get_embedder
+            runtime = process_runtime()
+            store = store if store is not None else runtime.vector_store
+            embedder = embedder if embedder is not None else runtime.embedder
+            history_db_path = history_db_path or os.path.join(runtime.settings.sophia_data_dir, "mem0_history.db")
         self.store = store
-        self._embedder = embedder
+        self.embedder = embedder
         self.collection = collection
         self.dedup_threshold = dedup_threshold
-        self.db = HistoryLog(history_db_path or os.path.join(settings.sophia_data_dir, "mem0_history.db"))
+        self.db = HistoryLog(history_db_path)
         self._ready = False
         self._scope_lock = KeyedLocks()
 
@@ -177,11 +177,6 @@ class AsyncMemory:
                         "no LLM is used)", ", ".join(ignored))
         return cls(history_db_path=config_dict.get("history_db_path"),
                    collection=vector.get("collection_name", MEM0_COLLECTION))
-
-    @property
-    def embedder(self) -> Embedder:
-        self._embedder = built(self._embedder)
-        return self._embedder
 
     async def _ensure(self) -> None:
         if not self._ready:
@@ -329,6 +324,7 @@ class AsyncMemory:
         return {"message": "Memory updated successfully!"}
 
     async def delete(self, memory_id: str) -> dict[str, str]:
+        """Delete one memory (its history keeps a DELETE event); ``ValueError`` for an unknown id."""
         memory_id = check_id(memory_id)
         await self._ensure()
         records = await self.store.get(self.collection, [memory_id])
@@ -372,6 +368,7 @@ class Memory:
 
     @classmethod
     def from_config(cls, config_dict: Mapping[str, Any]) -> Memory:
+        """Mem0's config dict, as ``AsyncMemory.from_config`` reads it."""
         memory = cls.__new__(cls)
         memory._async = AsyncMemory.from_config(config_dict)
         return memory
@@ -380,33 +377,43 @@ class Memory:
         return shared_bridge().run(coro)
 
     def add(self, messages: Any, **kwargs: Any) -> dict[str, Any]:
+        """``AsyncMemory.add``: store memories from ``messages`` in a user/agent/run scope."""
         return self._run(self._async.add(messages, **kwargs))
 
     def search(self, query: str, **kwargs: Any) -> dict[str, Any]:
+        """``AsyncMemory.search``: the scope's memories closest to ``query``."""
         return self._run(self._async.search(query, **kwargs))
 
     def get_all(self, **kwargs: Any) -> dict[str, Any]:
+        """``AsyncMemory.get_all``: the scope's memories, oldest first."""
         return self._run(self._async.get_all(**kwargs))
 
     def get(self, memory_id: str) -> dict[str, Any] | None:
+        """``AsyncMemory.get``: one memory by id, or None."""
         return self._run(self._async.get(memory_id))
 
     def update(self, memory_id: str, text: str | None = None, metadata: dict[str, Any] | None = None, *,
                data: str | None = None) -> dict[str, str]:
+        """``AsyncMemory.update``: replace a memory's text and/or merge metadata."""
         return self._run(self._async.update(memory_id, text, metadata, data=data))
 
     def delete(self, memory_id: str) -> dict[str, str]:
+        """``AsyncMemory.delete``: delete one memory."""
         return self._run(self._async.delete(memory_id))
 
     def delete_all(self, user_id: str | None = None, agent_id: str | None = None,
                    run_id: str | None = None) -> dict[str, str]:
+        """``AsyncMemory.delete_all``: delete every memory of the scope."""
         return self._run(self._async.delete_all(user_id, agent_id, run_id))
 
     def history(self, memory_id: str) -> list[dict[str, Any]]:
+        """``AsyncMemory.history``: the memory's events, oldest first."""
         return self._run(self._async.history(memory_id))
 
     def reset(self) -> None:
+        """``AsyncMemory.reset``: delete every memory and the whole history."""
         self._run(self._async.reset())
 
     def close(self) -> None:
+        """Release the history database."""
         self._async.close()

@@ -24,7 +24,7 @@ from typing import Any
 from app.core.errors import InvalidRequestError
 from app.core.keyed_locks import KeyedLocks
 from app.core.outage import Outage
-from app.embeddings.base import Embedder, built
+from app.embeddings.base import Embedder
 from app.memory.models import AddResult, MemoryRecord, utcnow
 from app.vectors.base import Point, VectorStore, check_id, check_limit
 from app.vectors.collections import AGENT_MEMORY
@@ -56,19 +56,19 @@ def _text(value: Any, what: str, max_len: int) -> str:
 class AgentMemory:
     """Add, search, list and forget an agent's memories in ``agent_memory``.
 
-    ``embedder`` may be a callable returning one, so the model is chosen (and loaded) on first use.
+    ``embedder`` loads its model on first use (the runtime's does).
     ``recall_limit``, ``recall_chars``, ``recall_min_score`` and ``timeout`` bound what agents take
     into a prompt and how long they wait for memory (see ``app.memory.guard``).
     """
 
-    def __init__(self, store: VectorStore, embedder: Embedder | Callable[[], Embedder], *,
+    def __init__(self, store: VectorStore, embedder: Embedder, *,
                  collection: str = AGENT_MEMORY.name, dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD,
                  recall_limit: int = 5, recall_chars: int = 2000, recall_min_score: float = 0.3,
                  timeout: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         if not 0 < dedup_threshold <= 1:
             raise InvalidRequestError(f"dedup_threshold must be in (0, 1], got {dedup_threshold!r}")
         self.store = store
-        self._embedder = embedder
+        self.embedder = embedder
         self.collection = collection
         self.dedup_threshold = dedup_threshold
         self.recall_limit = recall_limit
@@ -85,12 +85,6 @@ class AgentMemory:
     def degraded(self) -> bool:
         """True while the store or embedder is failing."""
         return self.outage.down
-
-    @property
-    def embedder(self) -> Embedder:
-        """The embedder, built on first use when a factory was given."""
-        self._embedder = built(self._embedder)
-        return self._embedder
 
     async def warm_up(self) -> None:
         """Load the embedder once (the local model takes seconds on first use in a process)."""

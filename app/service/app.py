@@ -1,8 +1,8 @@
 """The FastAPI application: ``create_app()`` wires routes; the lifespan owns everything that lives.
 
 The lifespan is the service's composition root: it builds the runtime (``app.runtime.build_runtime``:
-manager, cache, embedder, memory, health checker), both factories on it, the analytics store and
-the limiter, hooks telemetry and analytics onto the manager's observers, runs background health
+manager, cache, embedder, memory, document store, health checker), both factories on it, the
+analytics store and the limiter, hooks telemetry and analytics onto the manager's observers, runs background health
 probes, and on shutdown cancels the background tasks, flushes analytics and closes the gateway client.
 """
 
@@ -54,7 +54,7 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
         manager.observers.add(analytics.observe)
         state = ServiceState(
             config=config, manager=manager, artemis=runtime.factory(ArtemisFactory),
-            sophia=runtime.factory(SophiaFactory),
+            sophia=runtime.factory(SophiaFactory), documents=runtime.documents,
             analytics=analytics, auth=Authenticator(config.api_keys, config.auth_enabled),
             limiter=RateLimiter(config.rate_limit, settings.redis_url, config.rate_limit_namespace),
             started_at=time.time(),

@@ -6,9 +6,8 @@
     GET    /v1/documents/search?q=...&limit=5&mode=hybrid&filters={"team":"finance"}
     DELETE /v1/documents/{source}        the source may contain slashes (URL-encode others)
 
-The store is whatever ``app.state.documents`` holds; until the lifespan sets it, it is built from
-the service's settings on first use (``get_document_store``), so the service starts no faster or
-slower for having documents.
+The store is the service runtime's (``ServiceState.documents``, built by the lifespan); nothing is
+opened until the first request that needs it.
 """
 
 from __future__ import annotations
@@ -21,25 +20,24 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from app.core.errors import InvalidRequestError
-from app.documents import DocumentStore, get_document_store
 from app.documents.parsing import format_for
+from app.documents.store import DocumentStore
 from app.service.deps import rate_limited
 from app.service.state import StateDep
 
 router = APIRouter(prefix="/v1/documents", dependencies=[Depends(rate_limited)])
 
 
-def document_store(request: Request, state: StateDep) -> DocumentStore:
-    store = getattr(request.app.state, "documents", None)
-    if store is None:
-        store = request.app.state.documents = get_document_store(state.manager.settings)
-    return store
+def _document_store(state: StateDep) -> DocumentStore:
+    return state.documents
 
 
-StoreDep = Annotated[DocumentStore, Depends(document_store)]
+StoreDep = Annotated[DocumentStore, Depends(_document_store)]
 
 
 class TextDocument(BaseModel):
+    """A document sent as JSON text: its content, source name, metadata and format."""
+
     text: str
     source: str
     metadata: dict[str, Any] | None = None
@@ -58,6 +56,9 @@ def _metadata(raw: Any) -> dict[str, Any] | None:
 
 @router.post("")
 async def add_document(request: Request, store: StoreDep) -> dict[str, Any]:
+    """Add (or replace) a source: a multipart upload (``file``, optional ``source`` and ``metadata`` as
+    JSON text) or JSON ``{text, source, metadata, format}``. Answers the add's result: ``added``,
+    ``replaced`` or ``unchanged``, with the chunk count."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form()
         upload = form.get("file")
@@ -78,6 +79,7 @@ async def add_document(request: Request, store: StoreDep) -> dict[str, Any]:
 
 @router.get("")
 async def list_documents(store: StoreDep) -> dict[str, Any]:
+    """The sources stored, sorted by name, with their chunk counts, format, title and metadata."""
     return {"object": "list", "data": [s.as_dict() for s in await store.sources()]}
 
 
@@ -86,12 +88,15 @@ async def search_documents(store: StoreDep, q: Annotated[str, Query(description=
                            limit: int = 5, mode: str = "hybrid",
                            filters: Annotated[str | None, Query(description="JSON object of metadata equalities")]
                            = None) -> dict[str, Any]:
+    """The chunks that best answer ``q``, best first (``mode``: hybrid, vector or keyword), each with its
+    source, text, score, position and citation; ``filters`` are equalities on metadata."""
     hits = await store.search(q, limit=limit, filters=_metadata(filters), mode=mode)  # type: ignore[arg-type]
     return {"object": "list", "data": [h.as_dict() for h in hits]}
 
 
 @router.delete("/{source:path}")
 async def delete_document(source: str, store: StoreDep) -> dict[str, Any]:
+    """Remove every chunk of ``source``; 404 when no such source is stored."""
     removed = await store.delete(source)
     if not removed:
         raise HTTPException(404, f"no document source {source!r}; GET /v1/documents lists them")

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 import app.vectors.metrics  # noqa: F401 - so /metrics lists the vector-store series before the first call
 from app.analytics.timeline import build_timeline
+from app.documents.store import DocumentStore
 from app.service.dashboard_page import render_dashboard
 from app.service.deps import authenticated
 from app.service.health_report import combined_health
@@ -20,6 +21,9 @@ from app.service.state import ServiceState, StateDep
 from app.telemetry import record_health
 
 router = APIRouter()
+
+DOCUMENTS_STATS_TIMEOUT = 5.0
+"""Seconds the dashboard waits for the document store's counts before showing it as unavailable."""
 
 
 def package_version() -> str:
@@ -63,10 +67,21 @@ async def dashboard(state: StateDep) -> HTMLResponse:
     return HTMLResponse(render_dashboard(state.config.sandboxed, package_version()))
 
 
+async def documents_summary(store: DocumentStore) -> dict[str, Any]:
+    """The dashboard's documents tile: sources, chunks and the last ingest, or why they are unavailable."""
+    try:
+        stats = await asyncio.wait_for(store.stats(), DOCUMENTS_STATS_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - a broken document store empties its tile, nothing more
+        return {"sources": None, "chunks": None, "last_added_at": None,
+                "error": f"document store unavailable ({type(exc).__name__})"}
+    return {"sources": stats["sources"], "chunks": stats["chunks"], "last_added_at": stats["last_added_at"],
+            "error": None}
+
+
 @router.get("/api/dashboard", dependencies=[Depends(authenticated)])
 async def dashboard_data(state: StateDep,
                          minutes: Annotated[int, Query(ge=1, le=7 * 24 * 60)] = 60) -> dict[str, Any]:
-    """The dashboard's data over the last ``minutes``: a timeline, per-provider stats, last health."""
+    """The dashboard's data over the last ``minutes``: a timeline, per-provider stats, last health, documents."""
     until = time.time()
     since = until - minutes * 60
     bucket = max(10, (minutes * 60) // 60)  # about 60 points per chart
@@ -89,4 +104,5 @@ async def dashboard_data(state: StateDep,
         "sandbox": list(state.config.sandboxed),
         "analytics_backend": state.analytics.backend,
         "analytics_error": analytics_error,
+        "documents": await documents_summary(state.documents),
     }

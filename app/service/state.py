@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from app.analytics import AnalyticsStore
 from app.artemis.portkey_unified_factory import ArtemisFactory
 from app.core.manager import PortkeyManager
+from app.documents.store import DocumentStore
 from app.service.config import ServiceConfig
 from app.service.security import Authenticator, RateLimiter
 from app.sophia.portkey_unified_factory import SophiaFactory
@@ -17,12 +18,13 @@ from app.sophia.portkey_unified_factory import SophiaFactory
 
 @dataclass
 class ServiceState:
-    """The parts of a running service: its config, manager, factories, analytics and guards."""
+    """The parts of a running service: its config, manager, factories, documents, analytics and guards."""
 
     config: ServiceConfig
     manager: PortkeyManager
     artemis: ArtemisFactory
     sophia: SophiaFactory
+    documents: DocumentStore
     analytics: AnalyticsStore
     auth: Authenticator
     limiter: RateLimiter
