@@ -104,12 +104,12 @@ def _recall_table(title: str, results: dict[str, dict[int, float]]) -> None:
 async def run(args: argparse.Namespace) -> None:
     from app.documents import DocumentStore
     from app.documents.qdrant_backend import QdrantDocuments
-    from app.embeddings import get_embedder
+    from app.runtime import process_runtime
     from app.vectors.qdrant import QdrantStore
 
     folder = tempfile.mkdtemp(prefix="sophia-bench-docs-")
     vectors = QdrantStore(path=folder)
-    embedder = get_embedder()
+    embedder = process_runtime().embedder  # EMBEDDINGS names it: the local MiniLM by default
     store = DocumentStore(QdrantDocuments(vectors), embedder)
     questions = load_questions()
     try:

@@ -16,7 +16,7 @@ header h1{font-size:20px;margin:0} header span{opacity:.75;font-size:13px}
 main{padding:16px 24px;display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}
 .tiles{grid-column:1/-1;display:grid;grid-template-columns:repeat(auto-fit,minmax(130px,1fr));gap:12px}
 .tile,.card{background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:12px 16px}
-.tile b{display:block;font-size:24px;margin-top:4px} .tile small{color:#5b6475} #t-docs,#t-docs-last{font-size:16px}
+.tile b{display:block;font-size:24px;margin-top:4px} .tile small{color:#5b6475} #t-docs-last{font-size:16px}
 .card h2{font-size:15px;margin:0 0 8px} .legend{font-size:12px;display:flex;flex-wrap:wrap;gap:10px;margin-top:6px}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
 table{border-collapse:collapse;width:100%;font-size:13px} td,th{padding:4px 6px;text-align:left;border-bottom:1px solid #eee}
@@ -75,7 +75,7 @@ function render(d){
     cells.forEach((c,i)=>{const td=document.createElement('td');td.textContent=c;
       if(i===1)td.className=h?(h.ok?'ok':'bad'):'muted';tr.appendChild(td);});
     if(h&&!h.ok)tr.title=h.reason;body.appendChild(tr);}
-  const docs=d.documents||{};tile('t-docs',docs.error?'–':docs.sources+' · '+docs.chunks+' chunks');
+  const docs=d.documents||{};tile('t-docs',docs.error?'–':docs.sources+' · '+docs.chunks);
   tile('t-docs-last',docs.last_added_at?new Date(docs.last_added_at).toLocaleString([],
     {dateStyle:'short',timeStyle:'short'}):'–');
   document.getElementById('t-docs').title=docs.error||'';
@@ -95,7 +95,7 @@ _CHARTS = (("c-latency", "Latency per provider"), ("c-traffic", "Requests, fallb
            ("c-tokens", "Tokens"), ("c-cost", "Cost"))
 _TILES = (("t-requests", "requests"), ("t-errors", "error rate"), ("t-fallbacks", "fallbacks"),
           ("t-cache", "cache hit rate"), ("t-tokens", "tokens"), ("t-cost", "cost"),
-          ("t-docs", "documents"), ("t-docs-last", "last ingest"))
+          ("t-docs", "documents · chunks"), ("t-docs-last", "last ingest"))
 
 
 def render_dashboard(sandboxed: tuple[str, ...], version: str) -> str:

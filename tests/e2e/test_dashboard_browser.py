@@ -49,6 +49,8 @@ def test_dashboard_renders_live_charts_in_chromium(service, simulators, tmp_path
                                                            "messages": [{"role": "user", "content": str(uuid.uuid4())}]})
         assert fallback.headers["x-sophia-fallback"] == "true"
         assert http.get("/health").status_code == 200  # degraded: one provider down, every role still served
+        source = f"dash/{uuid.uuid4()}.md"
+        assert http.post("/v1/documents", json={"text": "# Dashboard\n\nOne chunk.", "source": source}).status_code == 200
         asyncio.run_coroutine_threadsafe(service.state.analytics.flush(), service.state.analytics._loop).result(10)
 
     dom = _browse(browser, tmp_path / "profile", service.url + "/", "--dump-dom")
@@ -66,7 +68,11 @@ def test_dashboard_renders_live_charts_in_chromium(service, simulators, tmp_path
     providers = re.search(r'<tbody id="providers">(.*?)</tbody>', html, re.DOTALL).group(1)
     assert "anthropic" in providers and ">down<" in providers and ">up<" in providers
     assert "no data yet" not in re.search(r'<svg id="c-traffic".*?</svg>', html, re.DOTALL).group(0)
+    documents = re.search(r'id="t-docs"[^>]*>\s*(\d+) · (\d+)\s*<', html)
+    assert documents and int(documents.group(1)) >= 1 and int(documents.group(2)) >= 1, "the documents tile"
+    assert re.search(r'id="t-docs-last">\s*\d', html), "the last ingest's time is shown"
 
     shot = tmp_path / "dashboard.png"
     result = _browse(browser, tmp_path / "profile", service.url + "/", f"--screenshot={shot}")
     assert result.returncode == 0 and shot.stat().st_size > 20_000, result.stderr[-2000:]
+    assert httpx.delete(f"{service.url}/v1/documents/{source}", timeout=30).status_code == 200

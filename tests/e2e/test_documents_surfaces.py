@@ -93,6 +93,12 @@ async def test_http_upload_search_list_and_delete(e2e_env, tmp_path):
         assert {h["source"] for h in legal.json()["data"]} == {"msa.pdf"}
         listed = await client.get("/v1/documents")
         assert [s["source"] for s in listed.json()["data"]] == ["msa.pdf", "team/oncall.md"]
+        tile = (await client.get("/api/dashboard")).json()["documents"]
+        latest = max(s["added_at"] for s in listed.json()["data"])
+        assert tile == {"sources": 2, "chunks": pdf.json()["chunks"] + 1, "last_added_at": latest, "error": None}
+        health = (await client.get("/health")).json()
+        assert health["vector_databases"]["documents"] is True
+        assert "2 source(s)" in health["details"]["vector_databases"]["documents"]["reason"]
 
         gone = await client.delete("/v1/documents/team/oncall.md")
         assert gone.status_code == 200 and gone.json() == {"source": "team/oncall.md", "deleted": True, "chunks": 1}

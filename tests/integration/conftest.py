@@ -7,6 +7,7 @@ import pytest
 
 from app.core.manager import PortkeyManager
 from app.core.settings import load_settings
+from app.embeddings import LocalEmbedder
 from app.runtime import build_manager
 from app.sandbox import simulated_env
 
@@ -23,6 +24,12 @@ def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "simulators" in request.fixturenames:
         request.getfixturevalue("simulators").control.clear_faults()
+
+
+@pytest.fixture(scope="session")
+def local_embedder() -> LocalEmbedder:
+    """The real local model, loaded once for the memory, document and grounding tests."""
+    return LocalEmbedder()
 
 
 @pytest.fixture

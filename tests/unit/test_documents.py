@@ -13,6 +13,7 @@ from app.documents.inputs import check_filters, check_metadata, check_query
 from app.documents.keywords import KeywordIndex, tokenize
 from app.documents.parsing import format_for
 from app.documents.qdrant_backend import QdrantDocuments
+from app.embeddings.base import Embedder
 from app.vectors.qdrant import QdrantStore
 from bench import make_pdfs
 
@@ -172,12 +173,22 @@ def test_bad_searches_are_refused(query, limit, mode):
         check_query(query, limit, mode)
 
 
-async def test_bad_input_is_refused_before_any_work(tmp_path):
-    def no_embedder():
-        raise AssertionError("the embedder was needed before the input was checked")
+class NoEmbedder(Embedder):
+    """Fails the test if anything asks it for a vector or its size."""
 
+    name = "none"
+
+    @property
+    def dimension(self) -> int:
+        raise AssertionError("the embedder was needed")
+
+    async def embed(self, texts):
+        raise AssertionError("the embedder was needed")
+
+
+async def test_bad_input_is_refused_before_any_work(tmp_path):
     vectors = QdrantStore(path=tmp_path / "never-opened")
-    store = DocumentStore(QdrantDocuments(vectors), no_embedder)
+    store = DocumentStore(QdrantDocuments(vectors), NoEmbedder())
     (tmp_path / "notes.docx").write_bytes(b"x")
     attempts = [
         store.add_text("", source="a"), store.add_text("text", source=" "), store.add_text("t", source="a\nb"),

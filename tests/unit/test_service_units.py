@@ -128,3 +128,18 @@ async def test_body_limit_by_length_and_by_counting():
 
         assert (await client.post("/echo", content=small(), headers={"content-type": "application/json"})
                 ).status_code == 200
+
+
+async def test_the_dashboard_documents_tile_survives_a_failing_store():
+    from app.documents.qdrant_backend import QdrantDocuments
+    from app.documents.store import DocumentStore
+    from app.service.ops_routes import documents_summary
+    from tests.unit.test_memory import BrokenStore, CountingEmbedder
+
+    vectors = BrokenStore()
+    try:
+        summary = await documents_summary(DocumentStore(QdrantDocuments(vectors), CountingEmbedder()))
+    finally:
+        vectors.close()
+    assert summary == {"sources": None, "chunks": None, "last_added_at": None,
+                       "error": "document store unavailable (VectorStoreError)"}

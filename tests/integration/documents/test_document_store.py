@@ -10,7 +10,7 @@ import pytest
 
 from app.documents import DocumentStore
 from app.documents.qdrant_backend import QdrantDocuments
-from app.embeddings import LocalEmbedder, get_embedder
+from app.embeddings import LocalEmbedder
 from app.vectors.qdrant import QdrantStore
 from bench.retrieval import CORPUS, MODES, ingest_corpus, load_questions, recall
 
@@ -18,10 +18,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def embedder() -> LocalEmbedder:
-    embedder = get_embedder()
-    assert isinstance(embedder, LocalEmbedder), "document tests need the local embedder (unset EMBEDDINGS)"
-    return embedder
+def embedder(local_embedder: LocalEmbedder) -> LocalEmbedder:
+    return local_embedder
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from app.documents import DocumentStore
 from app.documents.weaviate_backend import WeaviateDocuments
-from app.embeddings import get_embedder
+from app.embeddings import LocalEmbedder
 from app.vectors.weaviate import WeaviateStore
 from tests.integration.memory.test_vector_health_and_weaviate import WEAVIATE_URL, _reachable
 
@@ -23,9 +23,9 @@ pytestmark = [
 ]
 
 
-async def test_weaviate_documents_round_trip():
+async def test_weaviate_documents_round_trip(local_embedder: LocalEmbedder):
     vectors = WeaviateStore(WEAVIATE_URL)
-    store = DocumentStore(WeaviateDocuments(vectors), get_embedder())
+    store = DocumentStore(WeaviateDocuments(vectors), local_embedder)
     run = uuid.uuid4().hex[:8]
     refunds, deploys = f"test-{run}/refunds.md", f"test-{run}/deploys.md"
     try:

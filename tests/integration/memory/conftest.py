@@ -33,12 +33,6 @@ def closed_port() -> int:
     return free_port()
 
 
-@pytest.fixture(scope="session")
-def local_embedder() -> LocalEmbedder:
-    """The real local model, loaded once for the memory tests."""
-    return LocalEmbedder()
-
-
 @pytest.fixture(scope="module", params=ENGINES)
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VectorStore]:
     store = open_engine(request.param, tmp_path_factory.mktemp(request.param))
