@@ -2,8 +2,10 @@
 
 The gateway binds every interface and has no host flag, and without ``--headless`` it serves an
 unauthenticated log stream that shows provider keys (DESIGN.md section 4). So it always runs
-headless, with NODE_ENV=production, behind ``loopback-preload.cjs`` which pins its sockets to
-127.0.0.1 and reports every upstream attempt in the ``x-sophia-attempts`` response header.
+headless, with NODE_ENV=production, behind two preloads: ``loopback-preload.cjs`` pins its sockets to
+127.0.0.1 and reports every upstream attempt in the ``x-sophia-attempts`` response header;
+``source-patches.cjs`` patches the gateway's code as it loads (it drops the 25 ms wait before every
+stream's first chunk) and stops the gateway from starting if a patch no longer applies.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
@@ -21,7 +24,8 @@ from app.core.errors import ConfigurationError
 
 GATEWAY_VERSION = "1.15.2"
 _ENTRY = Path("node_modules/@portkey-ai/gateway/build/start-server.js")
-_PRELOAD = Path("loopback-preload.cjs")
+PRELOADS = ("loopback-preload.cjs", "source-patches.cjs")
+"""Files in the gateway directory that Node loads (``--require``) before the gateway, in order."""
 
 
 def gateway_dir() -> Path:
@@ -30,7 +34,9 @@ def gateway_dir() -> Path:
     return Path(configured) if configured else Path(__file__).resolve().parents[2] / "gateway"
 
 
-def gateway_command(port: int, host: str = "127.0.0.1") -> tuple[list[str], dict[str, str]]:
+def gateway_command(port: int, host: str = "127.0.0.1",
+                    preloads: Sequence[str | Path] = PRELOADS) -> tuple[list[str], dict[str, str]]:
+    """The command and environment running the gateway; relative ``preloads`` are in the gateway directory."""
     directory = gateway_dir()
     node = shutil.which("node")
     if node is None:
@@ -42,7 +48,8 @@ def gateway_command(port: int, host: str = "127.0.0.1") -> tuple[list[str], dict
             env_vars=["SOPHIA_GATEWAY_DIR"],
         )
     env = {**os.environ, "NODE_ENV": "production", "SOPHIA_GATEWAY_HOST": host}
-    cmd = [node, "--require", str(directory / _PRELOAD), str(directory / _ENTRY), "--headless", f"--port={port}"]
+    requires = [arg for preload in preloads for arg in ("--require", str(directory / preload))]
+    cmd = [node, *requires, str(directory / _ENTRY), "--headless", f"--port={port}"]
     return cmd, env
 
 
@@ -66,10 +73,12 @@ def is_gateway_up(host: str, port: int, timeout: float = 0.5) -> bool:
 class GatewayProcess:
     """The gateway as a child process on ``127.0.0.1:<port>``; a context manager."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None,
+                 preloads: Sequence[str | Path] = PRELOADS) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path
+        self.preloads = tuple(preloads)
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = None
 
@@ -79,7 +88,7 @@ class GatewayProcess:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self, timeout: float = 30.0) -> GatewayProcess:
-        cmd, env = gateway_command(self.port, self.host)
+        cmd, env = gateway_command(self.port, self.host, self.preloads)
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

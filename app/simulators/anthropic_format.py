@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
-
+from . import entropy
 from .answers import Answer
 from .openai_format import dumps
 
@@ -32,7 +31,7 @@ def error_body(status: int, message: str) -> dict:
 
 
 def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+    return "req_" + entropy.token_hex(12)
 
 
 def _stop_reason(answer: Answer) -> str:
@@ -41,7 +40,7 @@ def _stop_reason(answer: Answer) -> str:
 
 def message(model: str, answer: Answer, input_tokens: int) -> dict:
     return {
-        "id": "msg_" + secrets.token_hex(12),
+        "id": "msg_" + entropy.token_hex(12),
         "type": "message",
         "role": "assistant",
         "model": model,
@@ -64,7 +63,7 @@ def _event(name: str, data: dict) -> bytes:
 def stream_events(model: str, answer: Answer, input_tokens: int) -> tuple[list[bytes], int]:
     """SSE events and the index of the first ``content_block_delta`` (where a cut happens)."""
     start = {
-        "id": "msg_" + secrets.token_hex(12),
+        "id": "msg_" + entropy.token_hex(12),
         "type": "message",
         "role": "assistant",
         "model": model,

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import anthropic_format, openai_format
+from . import anthropic_format, entropy, openai_format
 from .answers import compose, last_user_text, prompt_tokens
 from .embeddings import embeddings_response, normalise_inputs
 from .faults import Fault, FaultSlot
@@ -58,8 +58,9 @@ Handler = Callable[[Request], Awaitable[Reply]]
 
 
 class ProviderApp:
-    def __init__(self, spec: ProviderSpec, slot: FaultSlot, stats: ProviderStats) -> None:
+    def __init__(self, spec: ProviderSpec, slot: FaultSlot, stats: ProviderStats, stable_ids: bool = False) -> None:
         self.spec = spec
+        self.stable_ids = stable_ids
         self.name = spec.name
         self.slot = slot
         self.stats = stats
@@ -123,7 +124,11 @@ class ProviderApp:
                 await self._send(send, self._malformed(req.streaming))
                 return
 
-        reply = await handler(req)
+        if self.stable_ids and isinstance(payload, dict):
+            with entropy.seeded(self.name, str(payload.get("model")), last_user_text(payload.get("messages"))):
+                reply = await handler(req)
+        else:
+            reply = await handler(req)
         mode = fault.mode if fault is not None else None
         if mode in ("cut_before_first_chunk", "cut_after_first_chunk"):
             await self._send_cut(scope, receive, send, reply, mode)
