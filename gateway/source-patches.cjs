@@ -21,9 +21,10 @@ const PATCHES = [
     file: 'node_modules/@portkey-ai/gateway/build/start-server.js', // @portkey-ai/gateway 1.15.2
     sha256: 'a033c472ffe6e43f9c82301960d5e12ca356d4cbe02ed6a78e1e434ce5d1f035',
     // readStream() in src/handlers/streamHandler.ts sleeps 25 ms before the first chunk of every stream
-    // (`if (isFirstChunk) { isFirstChunk = false; await new Promise(r => setTimeout(r, 25)); }`), a
-    // Cloudflare Workers workaround from 2023 that delays every stream's first token on Node. Keep the flag
-    // flip, drop the sleep. The 1 ms sleep between Azure OpenAI chunks (`r&&...`) is left alone.
+    // (`if (isFirstChunk) { isFirstChunk = false; await new Promise(r => setTimeout(r, 25)); }`), added
+    // upstream in 2023 "to avoid irregular worker behaviour" (commit 8de5583d, for Cloudflare Workers); on
+    // Node it only delays every stream's first token. Keep the flag flip, drop the sleep. The 1 ms sleep
+    // between Azure OpenAI chunks (`r&&...`) is left alone.
     find: 'l?(l=!1,await new Promise((e=>setTimeout(e,25)))):r&&',
     replace: 'l?(l=!1):r&&',
   },
