@@ -56,8 +56,8 @@ PATHS = tuple(LABELS)
 UNPATCHED = tuple(p for p in PRELOADS if p != "source-patches.cjs")
 LITELLM_PATHS = ("router", "proxy")
 RUN_ORDERS = ("forward", "reverse", "forward")
-# (ours, LiteLLM's): the pairs the issue compares.
-PEERS = (("manager", "router"), ("service", "proxy"))
+# (ours, LiteLLM's, label): the pairs the issue compares.
+PEERS = (("manager", "router", "our manager vs LiteLLM Router"), ("service", "proxy", "our service vs LiteLLM proxy"))
 
 Runs = dict[str, dict[str, list[float]]]  # path -> metric -> one value per run
 
@@ -175,11 +175,11 @@ def tables(runs: Runs) -> list[tuple[str, list[str], list[list[str]]]]:
     out.append(("Added to a direct call (ms, same run; median of 3 runs, min..max)",
                 ["path", "added p50", "added p99", "req/s at 32", "added first chunk"], added_rows))
     peer_rows = []
-    for ours, theirs in PEERS:
+    for ours, theirs, label in PEERS:
         if ours in runs and theirs in runs:
             first_ours, first_theirs = (statistics.median(added(runs, p, "stream_first_chunk_p50"))
                                         for p in (ours, theirs))
-            peer_rows.append([f"{ours} vs LiteLLM {theirs}",
+            peer_rows.append([label,
                               ratio(added(runs, ours, "sequential_p50"), added(runs, theirs, "sequential_p50")),
                               ratio(added(runs, ours, "sequential_p99"), added(runs, theirs, "sequential_p99")),
                               ratio(runs[ours]["concurrent_rps"], runs[theirs]["concurrent_rps"]),
