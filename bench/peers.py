@@ -36,10 +36,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from app.gateway.process import PRELOADS
+from app.gateway.process import PRELOADS, stop_process
 from bench import litellm_venv
 from bench.peer_clients import MODEL, SCENARIOS, STUB_KEY, Setup, setup_json
-from bench.servers import start_http_server, stop
+from bench.servers import start_http_server
 from bench.service_overhead import start_service
 from bench.stats import print_table
 
@@ -92,7 +92,7 @@ def servers_for(path: str, setup: Setup, workdir: Path, litellm_bin: Path | None
             port = free_port()
             env = {**clean_environ(), **our_settings(setup), "SOPHIA_API_KEYS": setup.server_token}
             proc = start_service(env, port, str(workdir))
-            stack.callback(stop, proc)
+            stack.callback(stop_process, proc)
             setup = replace(setup, service_url=f"http://127.0.0.1:{port}/v1")
         if path == "proxy":
             assert litellm_bin is not None
@@ -107,7 +107,7 @@ def servers_for(path: str, setup: Setup, workdir: Path, litellm_bin: Path | None
                  "--num_workers", "1"],
                 env={**clean_environ(), **litellm_venv.LITELLM_ENV, "LITELLM_LOG": "WARNING"}, cwd=workdir,
                 ready_url=f"http://127.0.0.1:{port}/health/liveliness", log=workdir / "litellm-proxy.log")
-            stack.callback(stop, proc)
+            stack.callback(stop_process, proc)
             setup = replace(setup, proxy_url=f"http://127.0.0.1:{port}/v1")
         yield setup
 

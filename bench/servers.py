@@ -1,4 +1,4 @@
-"""Starting and stopping the server processes the benchmarks measure through."""
+"""Starting the server processes the benchmarks measure through (stopped with `stop_process`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx2
+
+from app.gateway.process import stop_process
 
 
 def start_http_server(cmd: Sequence[str], *, env: Mapping[str, str], cwd: str | Path, ready_url: str,
@@ -26,14 +28,5 @@ def start_http_server(cmd: Sequence[str], *, env: Mapping[str, str], cwd: str | 
             return proc
         except httpx2.TransportError:
             time.sleep(0.1)  # waiting for the port to open
-    stop(proc)
+    stop_process(proc)
     raise TimeoutError(f"{cmd[0]} did not answer {ready_url} within {timeout} s")
-
-
-def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

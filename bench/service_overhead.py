@@ -21,7 +21,8 @@ import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
 
-from bench.servers import start_http_server, stop
+from app.gateway.process import stop_process
+from bench.servers import start_http_server
 from bench.stats import print_table, timed
 
 
@@ -69,7 +70,7 @@ async def main(requests: int, concurrency: int, rounds: int) -> None:
                         results.setdefault((name, level), []).append(await timed(call, requests, level))
         finally:
             for proc in procs:
-                stop(proc)
+                stop_process(proc)
 
     def med(name: str, level: int, key: str) -> float:
         return statistics.median(r[key] for r in results[(name, level)])

@@ -59,6 +59,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> int:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; the exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def is_gateway_up(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
@@ -105,13 +117,7 @@ class GatewayProcess:
         proc, self._proc = self._proc, None
         if proc is None:
             return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, timeout)
         if self._log not in (None, subprocess.DEVNULL):
             self._log.close()
         return proc.returncode
