@@ -3,8 +3,8 @@
     python -m bench.peer_clients PATH SCENARIO SETUP_JSON      # prints one JSON line
 
 PATH is one of ``BUILDERS``; SCENARIO one of ``SCENARIOS``; SETUP_JSON is a ``Setup``. Only the standard
-library is imported up front: the LiteLLM Router path runs in LiteLLM's own virtual environment, where
-neither our package nor its dependencies exist. Every path asks for the same thing: one short chat
+library (and ``bench.stats``, which needs nothing more) is imported up front: the LiteLLM Router path runs
+in LiteLLM's own virtual environment, where neither our package nor its dependencies exist. Every path asks for the same thing: one short chat
 completion of ``gpt-4o`` (a priced model for LiteLLM and for us), a unique prompt each time.
 """
 

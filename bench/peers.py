@@ -36,7 +36,9 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from app.gateway.process import PRELOADS, stop_process
+from app.core.providers import PROVIDERS
+from app.gateway.process import PRELOADS, GatewayProcess, free_port, stop_process
+from app.simulators.process import start_simulators_process
 from bench import litellm_venv
 from bench.peer_clients import MODEL, SCENARIOS, STUB_KEY, Setup, setup_json
 from bench.servers import start_http_server
@@ -64,8 +66,6 @@ Runs = dict[str, dict[str, list[float]]]  # path -> metric -> one value per run
 
 def clean_environ() -> dict[str, str]:
     """This environment without settings of ours or LiteLLM's: each process gets exactly what it needs."""
-    from app.core.providers import PROVIDERS
-
     own = (*(p.env_prefix + "_" for p in PROVIDERS.values()), "PORTKEY_", "SOPHIA_", "LITELLM_")
     return {k: v for k, v in os.environ.items() if not k.startswith(own)} | {"PYTHONPATH": str(REPO)}
 
@@ -80,9 +80,6 @@ def our_settings(setup: Setup) -> dict[str, str]:
 def servers_for(path: str, setup: Setup, workdir: Path, litellm_bin: Path | None,
                 gateway_preloads: tuple[str, ...]) -> Iterator[Setup]:
     """The processes ``path`` goes through, started afresh; yields the setup pointing at them."""
-    from app.gateway import GatewayProcess
-    from app.gateway.process import free_port
-
     with ExitStack() as stack:
         if path in ("gateway", "manager", "service"):
             gateway = GatewayProcess(log_path=workdir / "gateway.log", preloads=gateway_preloads)
@@ -126,8 +123,6 @@ def measure(path: str, scenario: str, setup: Setup, workdir: Path, litellm_bin: 
 
 
 def run(setup: Setup, paths: tuple[str, ...], workdir: Path, gateway_preloads: tuple[str, ...]) -> Runs:
-    from app.simulators.process import start_simulators_process
-
     litellm_bin = litellm_venv.ensure() if set(paths) & set(LITELLM_PATHS) else None
     runs: Runs = {path: {} for path in paths}
     with start_simulators_process() as stub:
