@@ -7,17 +7,20 @@ PYTEST_ARGS ?=
 
 .PHONY: setup run demo test test-unit bench lint clean
 
+# Each step says what it does; a step that is done is skipped (stamp files), so setup is idempotent.
 setup: $(VENV)/.installed gateway/node_modules/.installed
+	@echo "setup: ready ($(VENV) and gateway/node_modules are up to date)"
 
-# torch is pinned to the CPU build (2.13.0); pip takes it from the machine's wheel cache when present.
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,local]'
-	touch $@
+	@test -x $(PY) || { echo "setup: creating the virtualenv $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "setup: installing the package and its dependencies into $(VENV) (pip install -e '.[dev]')"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
 
 gateway/node_modules/.installed: gateway/package.json gateway/package-lock.json
-	cd gateway && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	@echo "setup: installing the pinned Portkey gateway into gateway/node_modules (npm ci)"
+	@cd gateway && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # The service on embedded defaults: local gateway, simulators (SANDBOX) for every provider without a key
 # in .env or the environment, embedded cache and Qdrant, SQLite analytics. Prints the dashboard URL.

@@ -31,7 +31,7 @@ MAX_QUERY_CHARS = 2000
 MAX_ASKED_CHARS = 800
 MAX_ANSWER_CHARS = 1200
 WARM_UP_TIMEOUT = 60.0
-"""Seconds the first use may take to load the embedding model (a cold torch import is slow)."""
+"""Seconds the first use may take to load the embedding model (well under a second when idle)."""
 RETRY_AFTER = 30.0
 """Seconds memory is skipped after a failure, so a hanging store does not slow every call by the timeout."""
 
