@@ -24,30 +24,14 @@ import numpy as np
 
 from app.cache.literals import normalise
 from bench.stats import print_table, summary
+from tests.integration.cache.test_cache_semantic import NEAR_MISSES, PARAPHRASES
 
 QUERY = "what is the largest planet"
 
-# The README's "Why these rules" pairs: (cached, asked).
-PAIRS = [
-    ("What is the capital of France?", "Which city is the capital of France?"),
-    ("How do I reverse a list in Python?", "How can I reverse a list in Python?"),
-    ("Summarize the key risks of entering the European electric vehicle market.",
-     "Summarise the main risks of entering the European electric vehicle market."),
-    ("Explain the difference between a process and a thread.",
-     "What is the difference between a process and a thread?"),
-    ("What is the capital of France?", "What is the capital of Spain?"),
-    ("Review this function for bugs:\ndef average(xs):\n    return sum(xs) / len(xs)",
-     "Review this function for bugs:\ndef average(values):\n    return sum(values) / max(len(values), 1)"),
-    ("Please review the following function for bugs: def parse_date(s): return datetime.strptime(s, '%Y-%m-%d')",
-     "Please review the following function for bugs: def parse_time(s): return datetime.strptime(s, '%H:%M')"),
-    ("What was our revenue growth in Q3 2024?", "What was our revenue growth in Q4 2024?"),
-    ("Is coffee good for your health?", "Is coffee bad for your health?"),
-    ("How can we increase customer churn?", "How can we reduce customer churn?"),
-    ("What are the main benefits of using TypeScript over JavaScript?",
-     "What are the main benefits of using JavaScript over TypeScript?"),
-    ("What is the capital of France?", "Tell me the capital of France."),
-    ("Who wrote Pride and Prejudice?", "Who is the author of Pride and Prejudice?"),
-]
+# The README's "Why these rules" pairs: the semantic-cache tests' pairs, and two misses only the README lists.
+PAIRS = [*PARAPHRASES, *NEAR_MISSES,
+         ("What is the capital of France?", "Tell me the capital of France."),
+         ("Who wrote Pride and Prejudice?", "Who is the author of Pride and Prejudice?")]
 
 COLD_START = """
 import time
