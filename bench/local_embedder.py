@@ -37,13 +37,13 @@ COLD_START = """
 import time
 started = time.perf_counter()
 from app.embeddings.local import LocalEmbedder
-LocalEmbedder({args}).embed_sync(["hello world"])
+LocalEmbedder(threads={threads}).embed_sync(["hello world"])
 print(time.perf_counter() - started)
 """
 
 
-def cold_start_seconds(starts: int, threads: int | None) -> list[float]:
-    code = COLD_START.format(args=f"threads={threads}" if threads else "")
+def cold_start_seconds(starts: int, threads: int) -> list[float]:
+    code = COLD_START.format(threads=threads)
     return [float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
                   .stdout.split()[-1]) for _ in range(starts)]
 
@@ -68,11 +68,11 @@ async def timed_async(call, n: int) -> dict[str, float]:
     return summary(latencies, time.perf_counter() - started)
 
 
-def main(queries: int, starts: int, threads: int | None) -> None:
+def main(queries: int, starts: int, threads: int) -> None:
     from app.embeddings.local import LocalEmbedder
 
     cold = cold_start_seconds(starts, threads)
-    embedder = LocalEmbedder(threads=threads) if threads else LocalEmbedder()
+    embedder = LocalEmbedder(threads=threads)
     embedder.embed_sync(["warm up"])
     one = timed_sync(lambda: embedder.embed_sync([QUERY]), queries)
     one_async = asyncio.run(timed_async(lambda: embedder.embed([QUERY]), queries))
@@ -95,6 +95,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queries", type=int, default=500, help="short queries per row")
     parser.add_argument("--starts", type=int, default=5, help="fresh processes for the cold-start row")
-    parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (as in the app)")
     args = parser.parse_args()
     main(args.queries, args.starts, args.threads)
