@@ -134,7 +134,7 @@ async def main(requests: int, entries: int, semantic_requests: int, redis_url: s
     from app.sandbox import Sandbox
 
     rows: list[list[object]] = []
-    with Sandbox(environ={}) as box, throwaway_redis(redis_url) as redis:
+    with Sandbox() as box, throwaway_redis(redis_url) as redis:
         settings = load_settings(_env_file=None, max_retries=0, **{k.lower(): v for k, v in box.env.items()})
         embedded = PortkeyManager(settings)
 

@@ -49,6 +49,11 @@ class _Loaded:
 
 
 class LocalEmbedder(Embedder):
+    """all-MiniLM-L6-v2 on the CPU: 384-d vectors, no network, no key.
+
+    Raises ``ConfigurationError`` on first use when the ``local`` extra is not installed.
+    """
+
     name = f"local/{MODEL_NAME}"
     dimension = DIMENSION
 
@@ -90,6 +95,7 @@ class LocalEmbedder(Embedder):
         return _Loaded(session, tokenizer, frozenset(i.name for i in session.get_inputs()))
 
     def embed_sync(self, texts: Sequence[str]) -> list[list[float]]:
+        """The vectors of ``texts`` on the calling thread (loads the model on first use)."""
         if not texts:
             return []
         loaded = self._load()
@@ -128,6 +134,7 @@ class LocalEmbedder(Embedder):
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """The vectors, computed on a worker thread so the event loop keeps running."""
         if not texts:
             return []
         return await asyncio.to_thread(self.embed_sync, texts)

