@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -22,13 +20,17 @@ def _row(table: Table, label: str, response: object) -> None:
 
 
 def run_demo(sandbox: Sandbox, console: Console) -> None:
-    from app.core.portkey_config import get_portkey_manager, reset_portkey_manager
+    """Print who served the spec's Basic Completion example, then two forced fallbacks and a stream.
+
+    Uses ``sandbox``'s simulators and installs a process manager on it (``configure_portkey_manager``).
+    """
+    from app.core.portkey_config import configure_portkey_manager, get_portkey_manager
+    from app.core.settings import load_settings
+    from app.sandbox import as_settings
     from app.simulators import Fault
 
-    os.environ.update(sandbox.env)
     # One retry per target keeps the demo quick (the default, 3, backs off 1 + 2 + 4 s per target).
-    os.environ.setdefault("MAX_RETRIES", "1")
-    reset_portkey_manager()
+    configure_portkey_manager(load_settings(**{"max_retries": 1, **as_settings(sandbox.env)}))
 
     table = Table(title="Who served each answer (PortkeyManager -> Portkey gateway -> providers)",
                   show_lines=True, expand=True)
@@ -66,4 +68,5 @@ def run_demo(sandbox: Sandbox, console: Console) -> None:
                                        stream=True)
     text = "".join(chunk.text for chunk in stream)
     console.print(table)
-    console.print(f"[bold]stream[/] from {stream.routing.provider}/{stream.routing.model}: {escape(repr(text))}")
+    served = f"{stream.routing.provider}/{stream.routing.model}" if stream.routing else "?"
+    console.print(f"[bold]stream[/] from {served}: {escape(repr(text))}")

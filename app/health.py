@@ -13,45 +13,44 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from app.core.errors import GatewayUnavailableError
+from app.core.errors import GatewayConnectionError
+from app.core.manager import PortkeyManager
 from app.core.providers import PROVIDERS
 from app.core.redaction import describe_error
-from app.vectors.probes import milvus_probe, qdrant_probe, weaviate_probe
+from app.vectors.probes import StoreProbe
 
 PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
-StoreProbe = Callable[[], Awaitable[tuple[bool, str]]]
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
+    """One probe's outcome: healthy or not, why, and how long a provider took to answer."""
+
     ok: bool
     reason: str
     latency_ms: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The check as JSON (latency rounded to 0.1 ms, left out when unknown)."""
         out: dict[str, Any] = {"ok": self.ok, "reason": self.reason}
         if self.latency_ms is not None:
             out["latency_ms"] = round(self.latency_ms, 1)
         return out
 
 
-_store_probes: dict[str, Callable[[Any], StoreProbe | None]] = {}
-
-
-def register_store_probe(name: str, make: Callable[[Any], StoreProbe | None]) -> None:
-    """Add a store to ``vector_databases``: ``make(settings)`` returns a probe, or None if unconfigured."""
-    _store_probes[name] = make
-
-
 class HealthChecker:
-    def __init__(self, manager: Any, ttl: float = 15.0, probe_timeout: float = 10.0) -> None:
+    """Probes providers through ``manager`` and the stores of ``store_probes`` (name -> probe, or None
+    for a store that is not configured); one per runtime, so every factory shares its probe results."""
+
+    def __init__(self, manager: PortkeyManager, store_probes: Mapping[str, StoreProbe | None] | None = None,
+                 ttl: float = 15.0, probe_timeout: float = 10.0) -> None:
         self.manager = manager
+        self.store_probes = dict(store_probes or {})
         self.ttl = ttl
         self.probe_timeout = probe_timeout
         self._cache: tuple[float, dict[str, Check], bool] | None = None
@@ -65,7 +64,7 @@ class HealthChecker:
                                                 max_tokens=1, metadata={"purpose": "health"}, cache=False),
                 self.probe_timeout,
             )
-        except GatewayUnavailableError as exc:
+        except GatewayConnectionError as exc:
             return Check(False, str(exc)), True
         except TimeoutError:
             return Check(False, f"no answer within {self.probe_timeout:.0f} s"), False
@@ -93,21 +92,25 @@ class HealthChecker:
             return checks, gateway_down
 
     async def stores(self) -> dict[str, Check]:
-        settings = self.manager.settings
+        """Each store's check (not cached: a store probe is a local ping, not a paid call)."""
 
-        async def run(name: str, make: Callable[[Any], StoreProbe | None]) -> tuple[str, Check]:
+        async def run(name: str, probe: StoreProbe | None) -> tuple[str, Check]:
+            if probe is None:
+                return name, Check(False, "not configured")
             try:
-                probe = make(settings)
-                if probe is None:
-                    return name, Check(False, "not configured")
                 ok, reason = await asyncio.wait_for(probe(), self.probe_timeout)
                 return name, Check(ok, reason)
             except Exception as exc:  # noqa: BLE001
                 return name, Check(False, describe_error(exc))
 
-        return dict(await asyncio.gather(*(run(n, m) for n, m in _store_probes.items())))
+        return dict(await asyncio.gather(*(run(n, p) for n, p in self.store_probes.items())))
 
     async def report(self, role_chains: Mapping[str, tuple[str, ...]], force: bool = False) -> dict[str, Any]:
+        """The health report: overall status, each provider, each role chain and each store.
+
+        ``operational`` when every configured provider answers, ``down`` when the gateway is unreachable,
+        nothing is configured or a role has no healthy provider, else ``degraded``. ``force`` skips the cache.
+        """
         (checks, gateway_down), stores = await asyncio.gather(self.providers(force), self.stores())
         configured = [n for n in PROVIDERS if self.manager.router.resolutions[n].configured]
         roles = {}
@@ -133,37 +136,3 @@ class HealthChecker:
                 "checked_at": datetime.now(UTC).isoformat(),
             },
         }
-
-
-_checkers: weakref.WeakKeyDictionary[Any, HealthChecker] = weakref.WeakKeyDictionary()
-
-
-def health_checker(manager: Any) -> HealthChecker:
-    """One checker per manager, so both factories share probe results."""
-    checker = _checkers.get(manager)
-    if checker is None:
-        checker = _checkers[manager] = HealthChecker(manager)
-    return checker
-
-
-def _redis_probe(settings: Any) -> StoreProbe | None:
-    if not settings.redis_url:
-        return None
-
-    async def probe() -> tuple[bool, str]:
-        import redis.asyncio as redis
-
-        client = redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
-        try:
-            await client.ping()
-            return True, "PING answered"
-        finally:
-            await client.aclose()
-
-    return probe
-
-
-register_store_probe("redis", _redis_probe)
-register_store_probe("qdrant", qdrant_probe)
-register_store_probe("weaviate", weaviate_probe)
-register_store_probe("milvus", milvus_probe)

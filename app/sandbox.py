@@ -1,47 +1,61 @@
 """The offline sandbox: the real gateway on loopback, with simulators standing in for providers.
 
-Used by ``sophia sandbox``, ``make run`` and the tests. Every provider without a key of its own in
-the environment is pointed at its simulator (through ``<P>_BASE_URL``) with a sandbox key.
+Used by ``sophia sandbox``, ``make run`` and the tests. Every provider without a key of its own
+(``real_keys``) is pointed at its simulator (through ``<P>_BASE_URL``) with a sandbox key.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Self
 
+from app.core.keys import is_placeholder
 from app.core.providers import PROVIDERS
 from app.gateway import GatewayProcess
 
 SANDBOX_KEY = "sk-sandbox-{name}-not-a-real-key"
 
 
-def simulated_env(gateway_url: str, base_urls: Mapping[str, str],
-                  environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Variables that send each provider with no key in ``environ`` to its simulator."""
-    environ = os.environ if environ is None else environ
+def providers_with_keys(settings: Any) -> list[str]:
+    """Providers whose own API key is set (and is not a template placeholder): called for real."""
+    out = []
+    for name, provider in PROVIDERS.items():
+        key = settings.provider(provider).api_key
+        if key is not None and not is_placeholder(key):
+            out.append(name)
+    return out
+
+
+def simulated_env(gateway_url: str, base_urls: Mapping[str, str], real_keys: Collection[str] = ()) -> dict[str, str]:
+    """Variables that send each provider not in ``real_keys`` to its simulator."""
     env = {"PORTKEY_BASE_URL": gateway_url}
     for name, provider in PROVIDERS.items():
-        if environ.get(provider.api_key_env):
+        if name in real_keys:
             continue  # a real key: this provider is called for real
         env[provider.api_key_env] = SANDBOX_KEY.format(name=name)
         env[provider.base_url_env] = base_urls[name]
     return env
 
 
+def as_settings(env: Mapping[str, str]) -> dict[str, str]:
+    """Environment-style variables as settings field names (for ``load_settings(**...)``)."""
+    return {name.lower(): value for name, value in env.items()}
+
+
 class Sandbox:
     """Gateway and simulators as child processes; a context manager."""
 
     def __init__(self, gateway_port: int | None = None, log_dir: Path | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 real_keys: Collection[str] = (), gateway_dir: str | Path | None = None) -> None:
         self.log_dir = log_dir
-        self._gateway = GatewayProcess(port=gateway_port,
-                                       log_path=log_dir / "gateway.log" if log_dir else None)
-        self._environ = environ
+        self._gateway = GatewayProcess(port=gateway_port, log_path=log_dir / "gateway.log" if log_dir else None,
+                                       directory=gateway_dir)
+        self._real_keys = tuple(real_keys)
         self._sims: Any = None
 
-    def start(self) -> Sandbox:
+    def start(self) -> Self:
+        """Start the simulators, then the gateway (the simulators are stopped again if it fails)."""
         from app.simulators.process import start_simulators_process
 
         self._sims_cm = start_simulators_process()
@@ -55,21 +69,26 @@ class Sandbox:
 
     @property
     def gateway_url(self) -> str:
+        """The local gateway's base URL (the sandbox's ``PORTKEY_BASE_URL``)."""
         return self._gateway.url
 
     @property
     def simulators(self) -> Any:
+        """The simulators' process handle (its ``control`` switches faults); None until started."""
         return self._sims
 
     @property
     def env(self) -> dict[str, str]:
-        return simulated_env(self._gateway.url, self._sims.base_urls, self._environ)
+        """The variables that point the simulated providers at their simulators (see ``simulated_env``)."""
+        return simulated_env(self._gateway.url, self._sims.base_urls, self._real_keys)
 
     @property
     def simulated(self) -> list[str]:
+        """The providers that simulators answer for (those without a real key)."""
         return [n for n, p in PROVIDERS.items() if p.base_url_env in self.env]
 
     def stop(self) -> None:
+        """Stop the gateway and the simulators; safe to call twice."""
         self._gateway.stop()
         if self._sims is not None:
             self._sims_cm.__exit__(None, None, None)

@@ -43,7 +43,7 @@ async def main(count: int, rounds: int, memory: bool) -> None:
     from app.sandbox import Sandbox
     from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
 
-    with Sandbox(environ={}) as box:
+    with Sandbox() as box:
         manager = PortkeyManager(load_settings(_env_file=None, max_retries=0, cache_ttl=0,
                                                **{k.lower(): v for k, v in box.env.items()}))
         artemis, sophia = ArtemisFactory(manager), SophiaFactory(manager)

@@ -46,7 +46,7 @@ async def main(requests: int, concurrency: int, rounds: int) -> None:
     from app.core.settings import load_settings
     from app.sandbox import Sandbox
 
-    with Sandbox(environ={}) as box:
+    with Sandbox() as box:
         env = box.env
         # The response cache is off (CACHE_TTL=0): every call must reach the gateway like the SDK's do.
         manager = PortkeyManager(load_settings(_env_file=None, max_retries=0, cache_ttl=0,

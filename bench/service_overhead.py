@@ -42,7 +42,7 @@ async def main(requests: int, concurrency: int, rounds: int) -> None:
     def prompt() -> list[dict[str, str]]:
         return [{"role": "user", "content": f"Hello {uuid.uuid4().hex}"}]  # unique: no cache hits
 
-    with Sandbox(environ={}) as box, tempfile.TemporaryDirectory() as workdir:
+    with Sandbox() as box, tempfile.TemporaryDirectory() as workdir:
         env = {**os.environ, **box.env, "MAX_RETRIES": "0", "MEMORY_ENABLED": "false", "CACHE_TTL": "0",
                "SOPHIA_RATE_LIMIT": "1000000/minute"}
         manager = PortkeyManager(load_settings(_env_file=None, max_retries=0, cache_ttl=0, memory_enabled=False,

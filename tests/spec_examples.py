@@ -67,5 +67,5 @@ def run_async_example(code: str, namespace: dict) -> dict:
     import textwrap
 
     body = textwrap.indent(code, "    ")
-    exec(f"async def __example():\n{body}\n    return locals()\n", namespace)  # noqa: S102
+    exec(f"async def __example():\n{body}\n    return locals()\n", namespace)
     return asyncio.run(namespace["__example"]())

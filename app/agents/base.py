@@ -1,59 +1,32 @@
-"""Agents and the factory logic both Artemis and Sophia share.
+"""The factory logic both Artemis and Sophia share: registering agents and running them on their role's chain.
 
-An agent's id is derived from its factory's domain and its name (uuid5), so a restarted process
-addresses the same agent, its cache entries and its memories.
+A factory is handed its collaborators (the manager, agent memory, the health checker) by the
+composition root (``app.runtime``); the spec's ``get_portkey_*_factory()`` getters build theirs
+from the process's runtime.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, Field
-
-from app.agents.pricing import cost_usd
+from app.agents.agent import MAX_NAME, Agent, agent_id
+from app.agents.memory import recall_into, remember_exchange, remember_profile
 from app.agents.results import ExecutionResult
-from app.agents.roles import chain_for, role_key
 from app.core.errors import InvalidRequestError
+from app.core.manager import PortkeyManager
+from app.core.pricing import cost_usd
 from app.core.results import ChatCompletion
-from app.memory.agents import recall_into, remember_exchange, remember_profile
+from app.core.role_chains import chain_for, role_key
+from app.health import HealthChecker
 from app.memory.store import AgentMemory
 
-_AGENT_NAMESPACE = uuid.UUID("6f1c3c52-3d0b-4c55-9a55-2a1f3f1d8e01")
-MAX_NAME = 100
-
-
-def agent_id(domain: str, name: str) -> str:
-    return str(uuid.uuid5(_AGENT_NAMESPACE, f"{domain}:{name.strip().lower()}"))
-
-
-class Agent(BaseModel):
-    id: str
-    name: str
-    domain: str
-    """``artemis`` or ``sophia``."""
-    role: str
-    """The role's value, e.g. ``security_auditor``."""
-    focus: str
-    """The specialty (Artemis) or business domain (Sophia)."""
-    system_prompt: str
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-
-    @property
-    def specialty(self) -> str:
-        return self.focus
-
-    @property
-    def business_domain(self) -> str:
-        return self.focus
-
+__all__ = ["Agent", "AgentFactoryBase", "agent_id", "check_max_tokens", "check_role", "check_text"]
 
 def check_text(value: Any, what: str, max_len: int | None = None) -> str:
+    """``value`` without outer spaces; raises ``InvalidRequestError`` naming ``what`` if empty or too long."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(f"{what} must be a non-empty string")
     if max_len is not None and len(value) > max_len:
@@ -62,6 +35,10 @@ def check_text(value: Any, what: str, max_len: int | None = None) -> str:
 
 
 def check_role(role: Any, enum: type[Enum]) -> Enum:
+    """The member of ``enum`` that ``role`` names (a member, its value or its name, any case).
+
+    Raises ``InvalidRequestError`` listing the roles otherwise.
+    """
     if isinstance(role, enum):
         return role
     if isinstance(role, str):
@@ -72,6 +49,7 @@ def check_role(role: Any, enum: type[Enum]) -> Enum:
 
 
 def check_max_tokens(max_tokens: Any) -> int:
+    """``max_tokens`` if it is a positive integer; raises ``InvalidRequestError`` otherwise."""
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
         raise InvalidRequestError(f"max_tokens must be a positive integer, got {max_tokens!r}")
     return max_tokens
@@ -83,22 +61,17 @@ class AgentFactoryBase:
     domain: str
     role_enum: type[Enum]
 
-    def __init__(self, manager: Any = None, memory: AgentMemory | None | Literal["settings"] = "settings") -> None:
-        """``memory``: "settings" builds the process's memory from the manager's settings (none when
-        MEMORY_ENABLED=false); pass an AgentMemory to use another, or None to run without memory."""
-        self._manager = manager
-        self._memory = memory
+    def __init__(self, manager: PortkeyManager, *, memory: AgentMemory | None = None,
+                 health: HealthChecker | None = None) -> None:
+        """``memory``: the agents' long-term memory (None: agents run without it); ``health``: the
+        checker shared with other factories on the same manager (None: one of this factory's own,
+        probing providers only)."""
+        self.manager = manager
+        self.memory = memory
+        self.health = health if health is not None else HealthChecker(manager)
         self._profiled: set[str] = set()
         self._agents: dict[str, Agent] = {}
         self._lock = asyncio.Lock()
-
-    @property
-    def memory(self) -> AgentMemory | None:
-        if self._memory == "settings":
-            from app.memory.process import default_memory
-
-            self._memory = default_memory(self.manager.settings)
-        return self._memory
 
     async def _create(self, name: Any, role: Any, focus: Any, focus_name: str) -> Agent:
         """Register an agent and, the first time, upsert its profile into its system's collection."""
@@ -111,20 +84,11 @@ class AgentFactoryBase:
 
     async def health_check(self, force: bool = False) -> dict[str, Any]:
         """The spec's health check, judged against this factory's roles (``force`` skips the cache)."""
-        from app.health import health_checker
-
         chains = {role_key(self.domain, r.value): self.role_chain(r.value) for r in self.role_enum}
-        return await health_checker(self.manager).report(chains, force=force)
-
-    @property
-    def manager(self) -> Any:
-        if self._manager is None:
-            from app.core.portkey_config import get_portkey_manager
-
-            self._manager = get_portkey_manager()
-        return self._manager
+        return await self.health.report(chains, force=force)
 
     def system_prompt(self, role: str, name: str, focus: str) -> str:
+        """The system prompt of a new agent of ``role``; each domain's factory writes its own."""
         raise NotImplementedError
 
     def _register(self, name: Any, role: Any, focus: Any, focus_name: str) -> Agent:
@@ -146,13 +110,16 @@ class AgentFactoryBase:
         return agent
 
     def get_agent(self, name_or_id: str) -> Agent | None:
+        """A registered agent, by name or by id; None when there is none."""
         return self._agents.get(name_or_id) or self._agents.get(agent_id(self.domain, name_or_id))
 
     @property
     def agents(self) -> list[Agent]:
+        """The registered agents, in the order they were created."""
         return list(self._agents.values())
 
     def role_chain(self, role: str) -> tuple[str, ...]:
+        """The providers a role's calls go to, in order (the ``ROLE_CHAINS`` setting can override it)."""
         overrides = getattr(self.manager.settings, "role_chains", None) or {}
         return chain_for(self.domain, role, overrides)
 
@@ -191,24 +158,3 @@ class AgentFactoryBase:
         if memory is not None:
             await remember_exchange(memory, agent, memory_query, result.content)
         return result, completion
-
-
-F = TypeVar("F", bound=AgentFactoryBase)
-
-
-class FactorySlot(Generic[F]):
-    """Holds a process's factory of one kind, rebuilt when the process's manager is replaced."""
-
-    def __init__(self, cls: type[F]) -> None:
-        self._cls = cls
-        self._factory: F | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> F:
-        from app.core.portkey_config import get_portkey_manager
-
-        manager = get_portkey_manager()
-        with self._lock:
-            if self._factory is None or self._factory._manager is not manager:
-                self._factory = self._cls(manager)
-            return self._factory

@@ -63,10 +63,12 @@ _SOPHIA_PROMPTS = {
 
 
 def artemis_prompt(role: str, name: str, specialty: str) -> str:
+    """The system prompt of an Artemis agent of ``role`` (a role value, e.g. ``code_reviewer``)."""
     return _ARTEMIS_PROMPTS[role].format(name=name, focus=specialty.replace("_", " "))
 
 
 def sophia_prompt(role: str, name: str, business_domain: str) -> str:
+    """The system prompt of a Sophia agent of ``role``: its brief plus the JSON answer format."""
     body, citations = _SOPHIA_PROMPTS[role]
     return body.format(name=name, focus=business_domain.replace("_", " ")) + _INSIGHT_FORMAT.format(
         citations=citations)

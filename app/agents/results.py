@@ -12,6 +12,11 @@ from app.core.results import Attempt, CacheStatus, Usage
 
 
 class ExecutionResult(BaseModel):
+    """An agent's answer and how it was produced: provider, fallbacks, latency, tokens, cost.
+
+    ``cost_usd`` is in US dollars: 0 for a cache hit, None when the model has no price entry.
+    """
+
     content: str
     provider: str
     model: str
@@ -27,6 +32,11 @@ class ExecutionResult(BaseModel):
 
 
 class BusinessInsight(BaseModel):
+    """A Sophia answer read from the model's JSON: summary, points, recommendations, sources.
+
+    ``confidence`` (0 to 1) is None when the model gave none or the answer was not JSON.
+    """
+
     summary: str
     key_points: list[str] = Field(default_factory=list)
     recommendations: list[str] = Field(default_factory=list)

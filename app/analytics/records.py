@@ -12,6 +12,8 @@ from app.telemetry.cost import call_cost
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
+    """One call as a row of the requests table."""
+
     ts: float
     """Unix time the call ended."""
     kind: str
@@ -37,10 +39,15 @@ class RequestRecord:
     """JSON list of ``[provider, ok]`` pairs, for provider health over time."""
 
     def as_row(self) -> dict[str, object]:
+        """The row as a column -> value dict."""
         return asdict(self)
 
 
 def record_from_call(record: CallRecord, now: float | None = None) -> RequestRecord:
+    """The row of one finished call; ``now`` (unix time) defaults to the current time.
+
+    Cost is 0 for a cache hit and None for an unpriced model.
+    """
     routing = record.routing
     meta = record.metadata
     attempts = routing.attempts if routing else getattr(record.error, "attempts", ())
@@ -48,10 +55,7 @@ def record_from_call(record: CallRecord, now: float | None = None) -> RequestRec
     cost = None
     if routing is not None:
         prompt, completion = routing.usage.prompt_tokens, routing.usage.completion_tokens
-        if not routing.cached:
-            cost = call_cost(routing.provider, routing.model, prompt, completion)
-        else:
-            cost = 0.0
+        cost = 0.0 if routing.cached else call_cost(routing.provider, routing.model, prompt, completion)
     return RequestRecord(
         ts=time.time() if now is None else now,
         kind=record.kind,

@@ -8,6 +8,7 @@ counted in ``sophia_analytics_rows_dropped``, requests unaffected.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,8 @@ def _table(metadata: MetaData, prefix: str) -> Table:
 
 @dataclass(frozen=True, slots=True)
 class ProviderStats:
+    """One provider's totals over a period; latencies in milliseconds, cost in US dollars."""
+
     provider: str
     requests: int
     errors: int
@@ -84,6 +87,12 @@ class ProviderStats:
 
 
 class AnalyticsStore:
+    """Writes a row per call to PostgreSQL or SQLite in the background, and reads stats back.
+
+    Writing never blocks or fails a call: rows are dropped (and counted) when the queue is full or the
+    database fails.
+    """
+
     def __init__(self, url: str, *, table_prefix: str = "sophia_") -> None:
         self.url = url
         self._metadata = MetaData()
@@ -98,10 +107,12 @@ class AnalyticsStore:
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> AnalyticsStore:
+        """A store on ``DATABASE_URL``, or on SQLite in ``SOPHIA_DATA_DIR`` when it is not set."""
         return cls(database_url(settings), **kwargs)
 
     @property
     def backend(self) -> str:
+        """The database's dialect (``postgresql``, ``sqlite``), safe to show: no credentials."""
         return self.url.split(":", 1)[0].split("+", 1)[0]
 
     def _sqlite_path(self) -> Path | None:
@@ -126,18 +137,19 @@ class AnalyticsStore:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue(QUEUE_SIZE)
         try:
-            await self.create_table()
+            await self._create_table()
         except Exception as exc:  # noqa: BLE001 - analytics degrade, the service starts anyway
             self._warn(exc)
         self._writer = asyncio.create_task(self._write_loop(), name="analytics-writer")
         return self
 
-    async def create_table(self) -> None:
+    async def _create_table(self) -> None:
         assert self._engine is not None
         async with self._engine.begin() as conn:
             await conn.run_sync(self._metadata.create_all)
 
     async def drop_table(self) -> None:
+        """Drop the requests table and its rows (tests clean up with it)."""
         assert self._engine is not None
         async with self._engine.begin() as conn:
             await conn.run_sync(self._metadata.drop_all)
@@ -151,9 +163,9 @@ class AnalyticsStore:
         """
         if record.metadata.get("purpose") in _SKIPPED_PURPOSES:
             return
-        self.submit(record_from_call(record))
+        self._submit(record_from_call(record))
 
-    def submit(self, row: RequestRecord) -> None:
+    def _submit(self, row: RequestRecord) -> None:
         loop, queue = self._loop, self._queue
         if loop is None or queue is None or loop.is_closed():
             metrics.DROPPED.labels("not_started").inc()
@@ -223,16 +235,15 @@ class AnalyticsStore:
             await asyncio.wait_for(self._queue.join(), timeout)
 
     async def aclose(self) -> None:
+        """Write what is queued (waiting up to 10 s), stop the writer and dispose of the engine."""
         if self._writer is not None:
             try:
                 await self.flush()
             except TimeoutError:
                 log.warning("analytics: %d records not written at shutdown", self._queue.qsize() if self._queue else 0)
             self._writer.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
-            except asyncio.CancelledError:
-                pass
             self._writer = None
         self._loop = self._queue = None
         if self._engine is not None:
@@ -278,6 +289,7 @@ class AnalyticsStore:
         return [dict(r) for r in reversed(rows)]
 
     async def count(self) -> int:
+        """How many rows the table holds."""
         assert self._engine is not None
         async with self._engine.connect() as conn:
             return int((await conn.execute(select(func.count()).select_from(self.table))).scalar_one())

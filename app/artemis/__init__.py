@@ -1,0 +1,1 @@
+"""Artemis: the technical agents (code review, security, performance, vulnerabilities) and their factory."""

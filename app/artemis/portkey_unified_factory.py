@@ -12,9 +12,10 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from app.agents.base import Agent, AgentFactoryBase, FactorySlot, check_max_tokens, check_text
+from app.agents.base import Agent, AgentFactoryBase, check_max_tokens, check_text
 from app.agents.prompts import artemis_prompt
 from app.agents.results import ExecutionResult
+from app.runtime import FactorySlot
 
 __all__ = ["ArtemisFactory", "ExecutionResult", "TechnicalAgentRole", "get_portkey_artemis_factory"]
 
@@ -22,6 +23,8 @@ MAX_PROMPT = 200_000
 
 
 class TechnicalAgentRole(str, Enum):
+    """The roles of Artemis agents; each has its own prompt and provider chain."""
+
     CODE_REVIEWER = "code_reviewer"
     SECURITY_AUDITOR = "security_auditor"
     PERFORMANCE_OPTIMIZER = "performance_optimizer"
@@ -29,18 +32,29 @@ class TechnicalAgentRole(str, Enum):
 
 
 class ArtemisFactory(AgentFactoryBase):
+    """Creates Artemis agents and runs their tasks along their role's provider chain."""
+
     domain = "artemis"
     role_enum = TechnicalAgentRole
 
     def system_prompt(self, role: str, name: str, focus: str) -> str:
+        """The Artemis prompt of ``role`` for an agent named ``name`` with specialty ``focus``."""
         return artemis_prompt(role, name, focus)
 
     async def create_agent_with_portkey(self, name: str, role: TechnicalAgentRole | str,
                                         specialty: str = "general") -> Agent:
+        """Register an Artemis agent (or return the one of that name).
+
+        Raises ``InvalidRequestError`` for an unknown role or a name taken by another role.
+        """
         return await self._create(name, role, specialty, "specialty")  # profile into artemis_tactical
 
     async def execute_with_portkey(self, agent: Agent, prompt: str, max_tokens: int = 2000,
                                    **params: Any) -> ExecutionResult:
+        """Run ``prompt`` as ``agent``'s task along its role's chain; ``params`` go to the completion.
+
+        Raises the manager's errors (``ProviderError``, ``GatewayConnectionError``...); memory never fails it.
+        """
         agent = self._check_agent(agent)
         prompt = check_text(prompt, "prompt", MAX_PROMPT)
         max_tokens = check_max_tokens(max_tokens)

@@ -18,6 +18,7 @@ _PLAIN_DELTA = frozenset({"role", "content"})
 
 
 def pack_completion(completion: ChatCompletion, routing: RoutingInfo) -> bytes:
+    """A chat entry: the answer (routing facts excluded) and the provider, model and index that served it."""
     return json.dumps({
         "completion": completion.model_dump(mode="json"),
         "provider": routing.provider, "model": routing.model, "served_index": routing.served_index,
@@ -79,10 +80,12 @@ def replay(completion: ChatCompletion) -> list[ChatCompletionChunk]:
 
 
 def pack_vector(vector: Sequence[float]) -> bytes:
+    """A vector as the bytes of float64 values: stored exactly."""
     return array("d", vector).tobytes()
 
 
 def unpack_vector(raw: bytes) -> list[float] | None:
+    """The vector packed by ``pack_vector``; None for bytes that cannot be one."""
     if len(raw) % 8:
         return None
     return array("d", raw).tolist()

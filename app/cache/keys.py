@@ -37,6 +37,10 @@ def _plain(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> str:
+    """One JSON text per value: sorted keys, no whitespace.
+
+    Raises ``UncacheableRequest`` for NaN, infinity or an object with no JSON form.
+    """
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain,
                           allow_nan=False)
@@ -45,17 +49,23 @@ def canonical_json(value: Any) -> str:
 
 
 def digest(value: Any) -> str:
+    """sha256 (hex) of the canonical JSON of ``value``."""
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
 def chat_request_hash(chain: Sequence[tuple[str, str]], messages: Sequence[Mapping[str, Any]],
                       params: Mapping[str, Any]) -> str:
+    """The hash of what decides a chat answer: the chain's (provider, model) pairs, messages, parameters.
+
+    Transport options (``stream``, ``stream_options``) are left out.
+    """
     answer_params = {k: v for k, v in params.items() if k not in NOT_ANSWER_PARAMS}
     return digest({"kind": "chat", "chain": [list(t) for t in chain], "messages": list(messages),
                    "params": answer_params})
 
 
 def embedding_hash(provider: str, model: str, text: str) -> str:
+    """The hash of one text's embedding by one provider's model."""
     return digest({"kind": "embedding", "provider": provider, "model": model, "text": text})
 
 
@@ -69,4 +79,5 @@ def owner(metadata: Mapping[str, Any] | None) -> tuple[str, str]:
 
 
 def cache_key(domain: str, agent_id: str, request_hash: str) -> str:
+    """The backend key ``domain:agent_id:request_hash``."""
     return f"{domain}:{agent_id}:{request_hash}"

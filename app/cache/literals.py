@@ -52,6 +52,7 @@ def normalise(text: str) -> str:
 
 
 def literals(text: str) -> tuple[str, ...]:
+    """The literal parts of ``text``, in order: code lines, symbolic tokens, names and polarity words."""
     found: list[str] = []
     in_fence = False
     for line in text.splitlines():

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from app.cache.backends import CacheBackend, Clock
 from app.cache.metrics import BACKEND_ERRORS
+from app.core.outage import Outage
 
 log = logging.getLogger("app.cache")
 
@@ -30,6 +31,12 @@ def redis_location(url: str) -> str:
 
 
 class RedisBackend(CacheBackend):
+    """Cache entries in Redis, shared by every process that uses the same ``REDIS_URL``.
+
+    While Redis is down, lookups miss and stores are dropped; it is tried again every
+    ``retry_interval`` seconds.
+    """
+
     name = "redis"
 
     def __init__(self, url: str, *, timeout: float = 0.5, retry_interval: float = 1.0,
@@ -40,12 +47,13 @@ class RedisBackend(CacheBackend):
         self._timeout = timeout
         self._clock = clock
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
-        self._down = False
-        self._retry_at = 0.0
+        self.outage = Outage(f"redis cache at {self.location}", retry_interval, log,
+                             consequence="requests go on uncached until it is back", clock=clock)
 
     @property
     def available(self) -> bool:
-        return not self._down
+        """False during an outage."""
+        return not self.outage.down
 
     def _client(self) -> Any:  # a redis.asyncio.Redis, imported lazily
         loop = asyncio.get_running_loop()
@@ -63,24 +71,13 @@ class RedisBackend(CacheBackend):
             self._clients[loop] = client
         return client
 
-    def _paused(self) -> bool:
-        return self._down and self._clock() < self._retry_at
-
     def _failed(self, operation: str, exc: Exception) -> None:
         BACKEND_ERRORS.labels(self.name, operation).inc()
-        self._retry_at = self._clock() + self.retry_interval
-        if not self._down:
-            self._down = True
-            log.warning("redis cache at %s is unavailable (%s); requests go on uncached until it is back",
-                        self.location, type(exc).__name__)
-
-    def _succeeded(self) -> None:
-        if self._down:
-            self._down = False
-            log.info("redis cache at %s is back", self.location)
+        self.outage.failed(type(exc).__name__)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        if not keys or self._paused():
+        """One MGET; every value None while Redis is unreachable."""
+        if not keys or self.outage.paused:
             return [None] * len(keys)
         from redis.exceptions import RedisError
 
@@ -89,11 +86,12 @@ class RedisBackend(CacheBackend):
         except (RedisError, OSError) as exc:
             self._failed("get", exc)
             return [None] * len(keys)
-        self._succeeded()
+        self.outage.succeeded()
         return list(values)
 
     async def set_many(self, items: Mapping[str, bytes], ttl: float) -> None:
-        if not items or self._paused():
+        """One pipeline of SETs with a millisecond expiry; dropped while Redis is unreachable."""
+        if not items or self.outage.paused:
             return
         from redis.exceptions import RedisError
 
@@ -106,9 +104,10 @@ class RedisBackend(CacheBackend):
         except (RedisError, OSError) as exc:
             self._failed("set", exc)
             return
-        self._succeeded()
+        self.outage.succeeded()
 
     async def aclose(self) -> None:
+        """Close the running loop's connection pool."""
         loop = asyncio.get_running_loop()
         client = self._clients.pop(loop, None)
         if client is not None:

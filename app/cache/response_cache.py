@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,8 @@ from app.cache.entries import (
 )
 from app.cache.keys import UncacheableRequest, cache_key, chat_request_hash, digest, embedding_hash, owner
 from app.cache.literals import literals, normalise
+from app.core.caching import HitReporter, StreamSource
+from app.core.outage import Outage
 from app.core.results import (
     CacheStatus,
     ChatCompletion,
@@ -39,21 +41,23 @@ if TYPE_CHECKING:
     import numpy as np
 
     from app.cache.semantic import SemanticIndex
+    from app.embeddings.base import Embedder
 
 log = logging.getLogger("app.cache")
 
-StreamSource = Callable[[Any], AsyncIterator[ChatCompletionChunk]]
-HitReporter = Callable[[RoutingInfo, float], None]
 
 
 @dataclass(frozen=True, slots=True)
 class SemanticPolicy:
+    """Which calls use the semantic cache, and how similar a prompt must be to count as a hit."""
+
     everywhere: bool = False
     roles: frozenset[str] = frozenset()
     """Role keys ``domain/role`` whose calls use the semantic cache."""
     threshold: float = 0.95
 
     def wanted(self, domain: str, role: str, per_call: bool | None) -> bool:
+        """Whether a call of ``domain/role`` uses the semantic cache; ``per_call`` (if not None) decides."""
         if per_call is not None:
             return per_call
         return self.everywhere or f"{domain}/{role}" in self.roles
@@ -61,6 +65,8 @@ class SemanticPolicy:
 
 @dataclass(frozen=True, slots=True)
 class SemanticQuestion:
+    """A prompt as the semantic index compares it: the scope it must share, and the text to embed."""
+
     scope: str
     text: str
 
@@ -89,19 +95,24 @@ def semantic_question(domain: str, role: str, chain: Sequence[tuple[str, str]],
 
 
 class ResponseCache:
+    """Plans the caching of each chat and embeddings call; shared by every call of a manager."""
+
     def __init__(self, backend: CacheBackend, *, ttl: float, policy: SemanticPolicy = SemanticPolicy(),
-                 max_entries: int = 10_000, embedder: Any = None, clock: Clock = time.monotonic) -> None:
+                 max_entries: int = 10_000, embedder: Embedder | None = None, clock: Clock = time.monotonic) -> None:
+        """``embedder`` serves the semantic cache (without one, semantic lookups are misses)."""
         self.backend = backend
         self.ttl = ttl
         self.policy = policy
         self._max_entries = max_entries
         self._clock = clock
         self._index: SemanticIndex | None = None
-        self._embedder = embedder
-        self._embedder_down = False
+        self.embedder = embedder
+        self.embedder_outage = Outage("semantic cache embedder", 30.0, log,
+                                      consequence="the semantic cache is off until it works")
 
     @classmethod
-    def from_settings(cls, settings: Any, embedder: Any = None) -> ResponseCache:
+    def from_settings(cls, settings: Any, embedder: Embedder | None = None) -> ResponseCache:
+        """The cache the settings call for: Redis when ``REDIS_URL`` is set, else the embedded one."""
         backend: CacheBackend
         if settings.redis_url:
             from app.cache.redis_backend import RedisBackend
@@ -116,30 +127,25 @@ class ResponseCache:
 
     @property
     def enabled(self) -> bool:
+        """False when ``CACHE_TTL`` is 0: no call is then cached."""
         return self.ttl > 0
 
     @property
     def index(self) -> SemanticIndex:
         # numpy loads only once a semantic lookup happens: the manager's import path stays light.
+        """The semantic index, made on first use."""
         if self._index is None:
             from app.cache.semantic import SemanticIndex
 
             self._index = SemanticIndex(self._max_entries, self._clock)
         return self._index
 
-    @property
-    def embedder(self) -> Any:
-        if self._embedder is None:
-            from app.embeddings import get_embedder
-
-            self._embedder = get_embedder()
-        return self._embedder
-
     # ----- plans ----------------------------------------------------------------------------------
 
     def completion_plan(self, chain: Any, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any],
                         metadata: Mapping[str, Any] | None, *, cache: bool | None = None, refresh: bool = False,
                         semantic: bool | None = None) -> CompletionPlan | None:
+        """The plan for one chat call; None when caching is off for it or its parameters cannot be keyed."""
         if cache is False or not self.enabled:
             return None
         domain, agent = owner(metadata)
@@ -157,6 +163,7 @@ class ResponseCache:
 
     def embedding_plan(self, chain: Any, texts: Sequence[str], metadata: Mapping[str, Any] | None, *,
                        cache: bool | None = None, refresh: bool = False) -> EmbeddingPlan | None:
+        """The plan for one embeddings call (keyed by the chain's primary target); None: not cached."""
         if cache is False or not self.enabled:
             return None
         domain, _ = owner(metadata)
@@ -166,6 +173,8 @@ class ResponseCache:
 
     def _embedder_name(self) -> str | None:
         """Part of the semantic scope (vectors of two models are not comparable); None: no embedder."""
+        if self.embedder is None:
+            return None
         try:
             return str(self.embedder.name)
         except Exception as exc:  # noqa: BLE001 - no embedder means no semantic cache, not a failed call
@@ -173,23 +182,25 @@ class ResponseCache:
             return None
 
     async def embed(self, text: str) -> np.ndarray | None:
+        """The vector of ``text`` for the semantic index; None without an embedder or while it fails."""
         import numpy as np
 
+        if self.embedder is None or self.embedder_outage.paused:
+            return None
         try:
             vector = np.asarray(await self.embedder.embed_one(text), dtype=np.float32)
         except Exception as exc:  # noqa: BLE001 - the semantic cache degrades; the request goes on
             self._embedder_failed(exc)
             return None
-        self._embedder_down = False
+        self.embedder_outage.succeeded()
         return vector
 
     def _embedder_failed(self, exc: Exception) -> None:
         metrics.BACKEND_ERRORS.labels("embedder", "embed").inc()
-        if not self._embedder_down:
-            self._embedder_down = True
-            log.warning("semantic cache off until the embedder works (%s: %s)", type(exc).__name__, exc)
+        self.embedder_outage.failed(f"{type(exc).__name__}: {str(exc)[:200]}")
 
     async def aclose(self) -> None:
+        """Release the backend's connections."""
         await self.backend.aclose()
 
 
@@ -202,6 +213,8 @@ def _hit_routing(origin: Mapping[str, Any], completion: ChatCompletion, status: 
 
 @dataclass
 class CompletionPlan:
+    """One chat call's cache entry: its exact key and, for semantic calls, the question to match."""
+
     cache: ResponseCache
     key: str
     domain: str
@@ -247,6 +260,7 @@ class CompletionPlan:
         return raw
 
     async def store(self, completion: ChatCompletion) -> None:
+        """Keep the answer for ``ttl`` seconds, and index its prompt for semantic calls."""
         if completion.routing is None or not completion.choices:
             return
         await self.cache.backend.set(self.key, pack_completion(completion, completion.routing), self.cache.ttl)
@@ -283,6 +297,8 @@ class CompletionPlan:
 
 @dataclass
 class EmbeddingPlan:
+    """One embeddings call's entries: one per distinct text, shared across agents and domains."""
+
     cache: ResponseCache
     provider: str
     model: str

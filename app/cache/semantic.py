@@ -49,6 +49,8 @@ class _Scope:
 
 
 class SemanticIndex:
+    """Prompt vectors per scope and the cache keys they answer; at most ``max_entries`` in all."""
+
     def __init__(self, max_entries: int = 10_000, clock: Clock = time.monotonic) -> None:
         self.max_entries = max_entries
         self._clock = clock
@@ -74,6 +76,10 @@ class SemanticIndex:
             return entries.keys[best], float(scores[best])
 
     def add(self, scope: str, vector: np.ndarray, key: str, ttl: float) -> None:
+        """Index ``key`` under ``vector`` for ``ttl`` seconds (a known key gets the new vector and lifetime).
+
+        When full, the entry that expires first goes.
+        """
         expires = self._clock() + ttl
         with self._lock:
             entries = self._scopes.get(scope)
@@ -90,6 +96,7 @@ class SemanticIndex:
             entries.expires[row] = expires
 
     def discard(self, scope: str, key: str) -> None:
+        """Forget ``key`` in ``scope`` (its answer has left the backend); a no-op if it is not there."""
         with self._lock:
             entries = self._scopes.get(scope)
             if entries is not None and key in entries.rows:

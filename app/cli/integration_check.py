@@ -6,10 +6,9 @@ exercised on its own (no fallbacks), so a broken one is named instead of hidden 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import contextlib
 import json
-import os
 import platform
 import sys
 import time
@@ -17,10 +16,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from pydantic import SecretStr
 
+from app.cli.command import run_command
 from app.core.redaction import describe_error, redact
 
 PROBE = [{"role": "user", "content": "Reply with the single word OK."}]
@@ -28,6 +29,8 @@ PROBE = [{"role": "user", "content": "Reply with the single word OK."}]
 
 @dataclass
 class CheckResult:
+    """One of the six checks: passed or not, why, how long it took and, per provider, what happened."""
+
     name: str
     ok: bool
     reason: str
@@ -36,16 +39,20 @@ class CheckResult:
 
     @property
     def failing(self) -> list[str]:
+        """The providers this check found failing."""
         return [name for name, result in self.providers.items() if not result.get("ok")]
 
 
 @dataclass
 class ProviderProbe:
+    """One provider's probe: answered or not, why, and how long it took (milliseconds)."""
+
     ok: bool
     reason: str
     latency_ms: float
 
     def as_dict(self) -> dict[str, Any]:
+        """The probe as JSON (latency rounded to 0.1 ms)."""
         return {"ok": self.ok, "reason": self.reason, "latency_ms": round(self.latency_ms, 1)}
 
 
@@ -63,7 +70,7 @@ async def probe_completion(manager: Any, provider: str) -> ProviderProbe:
     return ProviderProbe(True, f"{response.routing.model} answered in {elapsed:.0f} ms", elapsed)
 
 
-async def probe_embedding(manager: Any, provider: str) -> ProviderProbe:
+async def _probe_embedding(manager: Any, provider: str) -> ProviderProbe:
     started = time.perf_counter()
     try:
         result = await manager.acreate_embedding(["Portkey integration check"], provider=provider)
@@ -91,7 +98,7 @@ async def _per_provider(name: str, providers: list[str], probe: Callable[[str], 
     return CheckResult(name, True, f"{len(providers)} provider(s) OK: {', '.join(providers)}", elapsed, results)
 
 
-async def check_connection(manager: Any) -> CheckResult:
+async def _check_connection(manager: Any) -> CheckResult:
     import httpx2
 
     url = manager.gateway_url
@@ -111,7 +118,7 @@ async def check_connection(manager: Any) -> CheckResult:
     return CheckResult("Portkey connection", True, f"{mode} at {url} answered", elapsed)
 
 
-def check_keys(manager: Any) -> CheckResult:
+def _check_keys(manager: Any) -> CheckResult:
     resolutions = manager.router.resolutions
     providers = {name: {"ok": r.configured, "reason": r.reason} for name, r in resolutions.items()}
     configured = [n for n, r in resolutions.items() if r.configured]
@@ -126,7 +133,7 @@ def check_keys(manager: Any) -> CheckResult:
     return CheckResult("Virtual keys configured", True, f"{kind} for {', '.join(configured)}{note}", 0.0, providers)
 
 
-async def check_health(manager: Any) -> CheckResult:
+async def _check_health(manager: Any) -> CheckResult:
     from app.health import HealthChecker
 
     started = time.perf_counter()
@@ -147,20 +154,20 @@ async def check_health(manager: Any) -> CheckResult:
                        elapsed, results)
 
 
-async def check_factories(manager: Any) -> CheckResult:
+async def _check_factories(runtime: Any) -> CheckResult:
     from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
     from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
 
     started = time.perf_counter()
     results: dict[str, dict[str, Any]] = {}
     try:
-        artemis = ArtemisFactory(manager)
+        artemis = runtime.factory(ArtemisFactory)
         agent = await artemis.create_agent_with_portkey("IntegrationCheck", TechnicalAgentRole.CODE_REVIEWER,
                                                         "integration_check")
         run = await artemis.execute_with_portkey(agent, "Review: def add(a, b): return a + b", max_tokens=64)
         results["artemis"] = {"ok": bool(run.content), "provider": run.provider, "model": run.model,
                               "fallback_used": run.fallback_used, "latency_ms": round(run.latency_ms, 1)}
-        sophia = SophiaFactory(manager)
+        sophia = runtime.factory(SophiaFactory)
         analyst = await sophia.create_business_agent("IntegrationCheck", BusinessAgentRole.MARKET_ANALYST,
                                                      "technology")
         insight = await sophia.generate_business_insight(analyst, "One trend in AI adoption?",
@@ -178,18 +185,20 @@ async def check_factories(manager: Any) -> CheckResult:
     return CheckResult("Factory integration", ok, served if ok else f"empty answer: {served}", elapsed, results)
 
 
-async def run_checks(manager: Any) -> list[CheckResult]:
+async def run_checks(runtime: Any) -> list[CheckResult]:
     """The six checks in the spec's order; later checks still run when an earlier one fails."""
     from app.core.routing import Capability
 
-    results = [await check_connection(manager), check_keys(manager), await check_health(manager)]
+    manager = runtime.manager
+    results = [await _check_connection(manager), _check_keys(manager), await _check_health(manager)]
     chat = manager.router.configured_providers()
     results.append(await _per_provider("Completion tests", chat, lambda p: probe_completion(manager, p),
                                        "chat completions"))
     embedders = manager.router.configured_providers(Capability.EMBEDDING)
-    results.append(await _per_provider("Embedding generation", embedders, lambda p: probe_embedding(manager, p),
+    results.append(await _per_provider("Embedding generation", embedders,
+                                       lambda p: _probe_embedding(manager, p),
                                        "embeddings (OpenAI, Mistral or Together)"))
-    results.append(await check_factories(manager))
+    results.append(await _check_factories(runtime))
     return results
 
 
@@ -200,14 +209,12 @@ def _versions() -> dict[str, str]:
 
     out = {"python": platform.python_version(), "gateway (pinned OSS)": GATEWAY_VERSION}
     for package in ("sophia-intel-ai", "httpx2", "pydantic", "openai", "portkey-ai"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[package] = version(package)
-        except PackageNotFoundError:
-            pass
     return out
 
 
-def write_report(results: list[CheckResult], manager: Any, directory: Path, sandbox: list[str]) -> Path:
+def _write_report(results: list[CheckResult], manager: Any, directory: Path, sandbox: list[str]) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = directory / f"portkey_test_results_{stamp}.json"
     secrets = [v.get_secret_value() for v in manager.settings.model_dump().values() if isinstance(v, SecretStr)]
@@ -227,7 +234,7 @@ def write_report(results: list[CheckResult], manager: Any, directory: Path, sand
     return path
 
 
-def print_results(results: list[CheckResult], console: Any) -> None:
+def _print_results(results: list[CheckResult], console: Any) -> None:
     from rich.markup import escape
 
     for r in results:
@@ -235,55 +242,66 @@ def print_results(results: list[CheckResult], console: Any) -> None:
         console.print(f"{mark} {escape(r.name)}: {escape(r.reason)} [dim]({r.latency_ms:.0f} ms)[/]")
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="test_portkey_integration.py", description=__doc__.split("\n")[0])
-    p.add_argument("--sandbox", action="store_true",
-                   help="run against a local gateway with simulators for every provider without a key")
-    p.add_argument("--output-dir", type=Path, default=Path("."), help="where the JSON report goes")
-    return p
+def check(
+    sandbox_mode: Annotated[bool, typer.Option(
+        "--sandbox", help="Run against a local gateway with simulators for every provider without a key.")] = False,
+    output_dir: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("."),
+) -> None:
+    """The six integration checks (✅/❌ with reasons) and portkey_test_results_<UTC timestamp>.json."""
+    raise typer.Exit(_check(sandbox_mode, output_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``scripts/test_portkey_integration.py``: the same command as ``sophia check``."""
+    return run_command(check, argv, "test_portkey_integration.py")
+
+
+def _check(sandbox_mode: bool, output_dir: Path) -> int:
     from rich.console import Console
 
-    args = parser().parse_args(argv)
+    from app.core.errors import ConfigurationError
+    from app.core.settings import load_settings
+
     console = Console()
     box = None
     sandbox: list[str] = []
     try:
-        if args.sandbox:
-            from app.sandbox import Sandbox
+        settings = load_settings()
+        if sandbox_mode:
+            from app.sandbox import Sandbox, as_settings, providers_with_keys
 
-            box = Sandbox()
+            box = Sandbox(real_keys=providers_with_keys(settings), gateway_dir=settings.sophia_gateway_dir)
             with console.status("starting the gateway and provider simulators"):
                 box.start()
-            sandbox = box.simulated  # before the environment changes: it is computed from it
-            os.environ.update(box.env)
-            os.environ.setdefault("MAX_RETRIES", "0")  # a simulator fault should fail fast, not back off 7 s
+            sandbox = box.simulated
+            # A simulator fault should fail fast, not back off 7 s (unless MAX_RETRIES says otherwise).
+            retries = {} if "max_retries" in settings.model_fields_set else {"max_retries": 0}
+            settings = load_settings(**as_settings(box.env), **retries)
             console.print(f"[bold yellow]SANDBOX[/]: simulated providers: {', '.join(sandbox) or 'none'}")
-        return asyncio.run(_run(console, args.output_dir, sandbox))
+    except ConfigurationError as exc:
+        if box is not None:
+            box.stop()
+        console.print(f"❌ configuration: {exc}")
+        return 2
+    try:
+        return asyncio.run(_run(console, output_dir, sandbox, settings))
     finally:
         if box is not None:
             box.stop()
 
 
-async def _run(console: Any, output_dir: Path, sandbox: list[str]) -> int:
-    from app.core.errors import ConfigurationError
-    from app.core.manager import PortkeyManager
-    from app.core.settings import load_settings
+async def _run(console: Any, output_dir: Path, sandbox: list[str], settings: Any) -> int:
+    from app.runtime import build_runtime
 
-    try:
-        manager = PortkeyManager(load_settings())
-    except ConfigurationError as exc:
-        console.print(f"❌ configuration: {exc}")
-        return 2
+    runtime = build_runtime(settings)
+    manager = runtime.manager
     try:
         with console.status("running the six integration checks"):
-            results = await run_checks(manager)
+            results = await run_checks(runtime)
     finally:
-        await manager.aclose()
-    print_results(results, console)
-    path = write_report(results, manager, output_dir, sandbox)
+        await runtime.aclose()
+    _print_results(results, console)
+    path = _write_report(results, manager, output_dir, sandbox)
     failed = [r for r in results if not r.ok]
     if failed:
         names = sorted({p for r in failed for p in r.failing})

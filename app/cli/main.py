@@ -13,10 +13,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from app.cli import integration_check, setup_keys
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sophia Intel AI routing layer.")
 console = Console()
 err_console = Console(stderr=True)
-_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
 def _fail_on_config_error(run: object) -> int:
@@ -30,20 +31,9 @@ def _fail_on_config_error(run: object) -> int:
         return 2
 
 
-@app.command(context_settings=_PASS_THROUGH)
-def setup(ctx: typer.Context) -> None:
-    """Write .env with your Portkey and provider keys (same options as scripts/setup_portkey_keys.py; --help)."""
-    from app.cli.setup_keys import main as setup_main
-
-    raise typer.Exit(setup_main(ctx.args))
-
-
-@app.command(context_settings=_PASS_THROUGH)
-def check(ctx: typer.Context) -> None:
-    """The six integration checks (same options as scripts/test_portkey_integration.py, e.g. --sandbox)."""
-    from app.cli.integration_check import main as check_main
-
-    raise typer.Exit(check_main(ctx.args))
+# The spec's two scripts run these same commands (scripts/setup_portkey_keys.py, test_portkey_integration.py).
+app.command()(setup_keys.setup)
+app.command()(integration_check.check)
 
 
 @app.command()
@@ -52,10 +42,11 @@ def gateway(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8787
             ) -> None:
     """Run the pinned Portkey gateway in the foreground, headless, until SIGTERM or Ctrl-C."""
     from app.core.errors import ConfigurationError
+    from app.core.settings import load_settings
     from app.gateway import GATEWAY_VERSION, gateway_command
 
     try:
-        cmd, env = gateway_command(port, host)
+        cmd, env = gateway_command(port, host, load_settings().sophia_gateway_dir)
     except ConfigurationError as exc:
         err_console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from None
@@ -69,9 +60,17 @@ def sandbox(demo: Annotated[bool, typer.Option(help="Run the spec example and a 
             port: Annotated[int, typer.Option(help="Gateway port (0: a free one).")] = 0,
             log_dir: Annotated[Path | None, typer.Option(help="Where the gateway writes its log.")] = None) -> None:
     """Start the gateway and provider simulators on loopback and print the environment to use."""
-    from app.sandbox import Sandbox
+    from app.core.errors import ConfigurationError
+    from app.core.settings import load_settings
+    from app.sandbox import Sandbox, providers_with_keys
 
-    box = Sandbox(gateway_port=port or None, log_dir=log_dir)
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    box = Sandbox(gateway_port=port or None, log_dir=log_dir, real_keys=providers_with_keys(settings),
+                  gateway_dir=settings.sophia_gateway_dir)
     with console.status("starting gateway and simulators"):
         box.start()
     try:
@@ -102,7 +101,11 @@ def serve(host: Annotated[str | None, typer.Option(help="Interface (default SOPH
     """Run the HTTP service: OpenAI-compatible API, agents, health, metrics and the dashboard."""
     from app.service.server import serve as run_service
 
-    raise typer.Exit(_fail_on_config_error(lambda: run_service(host, port, embedded, console, log_level) or 0))
+    def run() -> int:
+        run_service(host, port, embedded, console, log_level)
+        return 0
+
+    raise typer.Exit(_fail_on_config_error(run))
 
 
 @app.command()
@@ -142,6 +145,7 @@ def stats(hours: Annotated[float, typer.Option(help="How far back to look.")] = 
 
 
 def main() -> None:
+    """The ``sophia`` console script: run the command named on the command line."""
     app()
 
 

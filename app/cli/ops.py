@@ -10,19 +10,23 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app.core.results import RoutingInfo
+
 
 async def health(console: Console, as_json: bool) -> int:
+    """Probe every provider and store once and print the report; exit code 1 when the status is down."""
     from app.artemis.portkey_unified_factory import ArtemisFactory
-    from app.core.manager import PortkeyManager
+    from app.runtime import build_runtime
     from app.service.health_report import combined_health
     from app.sophia.portkey_unified_factory import SophiaFactory
 
-    manager = PortkeyManager()
+    runtime = build_runtime()
     try:
         with console.status("probing every configured provider through the gateway"):
-            report = await combined_health(ArtemisFactory(manager), SophiaFactory(manager), force=True)
+            report = await combined_health(runtime.factory(ArtemisFactory), runtime.factory(SophiaFactory),
+                                           force=True)
     finally:
-        await manager.aclose()
+        await runtime.aclose()
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -39,27 +43,36 @@ async def health(console: Console, as_json: bool) -> int:
 
 
 async def ask(console: Console, prompt: str, model: str, stream: bool, max_tokens: int | None) -> int:
-    from app.analytics import AnalyticsStore
-    from app.core.manager import PortkeyManager
-    from app.service.models import resolve_model
+    """Send ``prompt`` to ``model`` (a provider/model or a role), print the answer and who served it.
 
-    manager = PortkeyManager()
+    The call is recorded in the request analytics like any other; exit code 0.
+    """
+    from app.analytics import AnalyticsStore
+    from app.core.model_names import resolve_model
+    from app.runtime import build_manager
+
+    manager = build_manager()
     analytics = await AnalyticsStore.from_settings(manager.settings).start()
     manager.observers.add(analytics.observe)
     try:
         route = resolve_model(model, manager.settings)
-        params = {"max_tokens": max_tokens} if max_tokens else {}
-        result = await manager.acreate_completion(provider=route.provider, fallbacks=route.fallbacks,
-                                                  messages=[{"role": "user", "content": prompt}], stream=stream,
-                                                  metadata=route.metadata or None, **params)
+        params: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens else {}
+        call: dict[str, Any] = {"provider": route.provider, "fallbacks": route.fallbacks,
+                                "messages": [{"role": "user", "content": prompt}],
+                                "metadata": route.metadata or None, **params}
+        routing: RoutingInfo | None
         if stream:
-            async for chunk in result:
+            chunks = await manager.acreate_completion(stream=True, **call)
+            async for chunk in chunks:
                 console.print(escape(chunk.text), end="", soft_wrap=True)
             console.print()
+            routing = chunks.routing
         else:
-            console.print(escape(result.content))
-        routing = result.routing
-        from app.agents.pricing import cost_usd
+            answer = await manager.acreate_completion(**call)
+            console.print(escape(answer.content))
+            routing = answer.routing
+        assert routing is not None, "a finished call has its routing facts"
+        from app.core.pricing import cost_usd
 
         cost = cost_usd(routing.provider, routing.model, routing.usage.prompt_tokens, routing.usage.completion_tokens)
         console.print(f"[dim]{routing.provider}/{escape(routing.model)}"
@@ -73,6 +86,7 @@ async def ask(console: Console, prompt: str, model: str, stream: bool, max_token
 
 
 async def stats(console: Console, hours: float, as_json: bool) -> int:
+    """Print each provider's totals over the last ``hours`` from the request analytics; exit code 0."""
     from app.analytics import AnalyticsStore
     from app.core.settings import get_settings
 

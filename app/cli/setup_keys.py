@@ -8,7 +8,6 @@ comments and other variables stay as they were.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import getpass
 import os
@@ -17,8 +16,11 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
+
+from app.cli.command import run_command
 from app.core.providers import PROVIDERS
 from app.core.settings import HOSTED_BASE_URL
 
@@ -27,7 +29,7 @@ _GENERIC = re.compile(r"^[\x21-\x7e]{8,512}$")  # printable ASCII, no spaces
 
 
 @dataclass(frozen=True, slots=True)
-class Var:
+class _Var:
     name: str
     secret: bool
     prompt: str
@@ -61,19 +63,21 @@ _SHAPES: dict[str, tuple[str, str]] = {
 }
 
 
-def managed_vars() -> list[Var]:
-    out = [Var("PORTKEY_API_KEY", True, "Portkey API key"),
-           Var("PORTKEY_BASE_URL", False, "Portkey gateway URL")]
+def _managed_vars() -> list[_Var]:
+    out = [_Var("PORTKEY_API_KEY", True, "Portkey API key"),
+           _Var("PORTKEY_BASE_URL", False, "Portkey gateway URL")]
     for name, p in PROVIDERS.items():
         pattern, shape = _SHAPES.get(name, (None, ""))
-        out.append(Var(p.vk_env, True, f"{p.display_name} virtual key"))
-        out.append(Var(p.api_key_env, True, f"{p.display_name} API key",
+        out.append(_Var(p.vk_env, True, f"{p.display_name} virtual key"))
+        out.append(_Var(p.api_key_env, True, f"{p.display_name} API key",
                        re.compile(pattern) if pattern else None, shape))
-        out.append(Var(p.base_url_env, False, f"{p.display_name} API base URL"))
+        out.append(_Var(p.base_url_env, False, f"{p.display_name} API base URL"))
     return out
 
 
 class SetupError(Exception):
+    """Setup cannot go on; the message says why (never a key's value), ``code`` is the exit code."""
+
     def __init__(self, message: str, code: int = 2) -> None:
         super().__init__(message)
         self.code = code
@@ -81,7 +85,7 @@ class SetupError(Exception):
 
 def validate(values: Mapping[str, str]) -> dict[str, str]:
     """The values this tool manages, checked; raises SetupError naming every bad variable (not its value)."""
-    known = {v.name: v for v in managed_vars()}
+    known = {v.name: v for v in _managed_vars()}
     problems = []
     clean: dict[str, str] = {}
     for name, value in values.items():
@@ -106,7 +110,7 @@ def collect_interactive(ask: Callable[[str], str] = getpass.getpass,
                         ask_plain: Callable[[str], str] = input,
                         say: Callable[[str], None] = print) -> dict[str, str]:
     """Ask for each key with hidden input; blank skips. Re-asks until a value is valid or blank."""
-    known = {v.name: v for v in managed_vars()}
+    known = {v.name: v for v in _managed_vars()}
 
     def one(name: str, hidden: bool = True) -> str:
         var = known[name]
@@ -140,7 +144,7 @@ def collect_interactive(ask: Callable[[str], str] = getpass.getpass,
 
 def collect_non_interactive(pairs: list[str], environ: Mapping[str, str]) -> dict[str, str]:
     """``--set NAME=VALUE`` pairs over the environment's values of the managed variables."""
-    values = {v.name: environ[v.name] for v in managed_vars() if environ.get(v.name)}
+    values = {v.name: environ[v.name] for v in _managed_vars() if environ.get(v.name)}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
@@ -193,7 +197,7 @@ async def verify(values: Mapping[str, str]) -> dict[str, Any]:
     from app.core.manager import PortkeyManager
     from app.core.settings import load_settings
 
-    settings_values = {k.lower(): v for k, v in values.items()}
+    settings_values: dict[str, Any] = {k.lower(): v for k, v in values.items()}
     gateway = None
     if "PORTKEY_BASE_URL" not in values and "PORTKEY_API_KEY" not in values:
         from app.gateway import GatewayProcess
@@ -214,38 +218,40 @@ async def verify(values: Mapping[str, str]) -> dict[str, Any]:
     return dict(zip(providers, probes, strict=True))
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="setup_portkey_keys.py", description=__doc__.split("\n")[0])
-    p.add_argument("--non-interactive", action="store_true",
-                   help="take values from --set and the environment instead of asking")
-    p.add_argument("--set", dest="pairs", action="append", default=[], metavar="NAME=VALUE",
-                   help="a value, e.g. --set GROQ_API_KEY=gsk_... (prefer the environment: flags show in ps)")
-    p.add_argument("--env-file", type=Path, default=Path(".env"), help="the file to write (default .env)")
-    p.add_argument("--force", action="store_true", help="update an existing file")
-    p.add_argument("--verify", action="store_true", help="try each provider through the gateway after writing")
-    return p
+def setup(
+    non_interactive: Annotated[bool, typer.Option(
+        "--non-interactive", help="Take values from --set and the environment instead of asking.")] = False,
+    pairs: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="NAME=VALUE",
+        help="A value, e.g. --set GROQ_API_KEY=gsk_... (prefer the environment: flags show in ps).")] = None,
+    env_file: Annotated[Path, typer.Option(help="The file to write.")] = Path(".env"),
+    force: Annotated[bool, typer.Option("--force", help="Update an existing file.")] = False,
+    verify_keys: Annotated[bool, typer.Option(
+        "--verify", help="Try each provider through the gateway after writing.")] = False,
+) -> None:
+    """Write .env with your Portkey and provider keys (hidden input; validated; mode 0600)."""
+    raise typer.Exit(_setup(non_interactive, pairs or [], env_file, force, verify_keys))
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def _setup(non_interactive: bool, pairs: list[str], env_file: Path, force: bool, verify_keys: bool) -> int:
     try:
-        if args.env_file.exists() and not args.force:
-            raise SetupError(f"{args.env_file} already exists; rerun with --force to update it (lines this tool "
+        if env_file.exists() and not force:
+            raise SetupError(f"{env_file} already exists; rerun with --force to update it (lines this tool "
                              "does not manage are kept)", code=1)
-        raw = (collect_non_interactive(args.pairs, os.environ) if args.non_interactive
+        raw = (collect_non_interactive(pairs, os.environ) if non_interactive
                else collect_interactive())
         values = validate(raw)
         if not any(k.endswith(("_API_KEY", "_VK")) for k in values):
             raise SetupError("no key given: nothing to write (see --help)")
-        write_env(args.env_file, values, args.force)
+        write_env(env_file, values, force)
     except SetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code
     except (KeyboardInterrupt, EOFError):
         print("\naborted; nothing written", file=sys.stderr)
         return 130
-    print(f"wrote {args.env_file} (mode 0600): {', '.join(sorted(values))}")
-    if not args.verify:
+    print(f"wrote {env_file} (mode 0600): {', '.join(sorted(values))}")
+    if not verify_keys:
         return 0
     results = asyncio.run(verify(values))
     failing = [p for p, r in results.items() if not r.ok]
@@ -258,6 +264,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"verification failed for: {', '.join(failing)}")
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``scripts/setup_portkey_keys.py``: the same command as ``sophia setup``."""
+    return run_command(setup, argv, "setup_portkey_keys.py")
 
 
 if __name__ == "__main__":

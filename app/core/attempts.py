@@ -20,6 +20,7 @@ _INDEX = re.compile(r"targets\[(\d+)\]")
 
 
 def served_index(headers: Mapping[str, str]) -> int | None:
+    """The chain index of the target that produced the response; None when the header is missing."""
     match = _INDEX.search(headers.get("x-portkey-last-used-option-index", ""))
     return int(match.group(1)) if match else None
 

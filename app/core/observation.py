@@ -16,6 +16,8 @@ log = logging.getLogger("app.observation")
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
+    """One finished call, successful or not: what observers receive."""
+
     kind: str
     """``chat``, ``chat_stream`` or ``embedding``."""
     trace_id: str
@@ -31,16 +33,21 @@ Observer = Callable[[CallRecord], None]
 
 
 class Observers:
+    """The callables told about every finished call; one that raises is logged and skipped."""
+
     def __init__(self) -> None:
         self._observers: list[Observer] = []
 
     def add(self, observer: Observer) -> None:
+        """Call ``observer`` with the record of every call from now on."""
         self._observers.append(observer)
 
     def remove(self, observer: Observer) -> None:
+        """Stop calling ``observer``; raises ValueError if it was not added."""
         self._observers.remove(observer)
 
     def notify(self, record: CallRecord) -> None:
+        """Hand ``record`` to every observer in the order they were added."""
         for observer in self._observers:
             try:
                 observer(record)

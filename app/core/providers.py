@@ -24,6 +24,8 @@ class HostStyle(str, Enum):
 
 @dataclass(frozen=True, slots=True)
 class Provider:
+    """One provider of the catalog: how the gateway addresses it and which settings configure it."""
+
     name: str
     """Our name, used in chains, settings and results."""
     slug: str
@@ -40,26 +42,32 @@ class Provider:
 
     @property
     def vk_env(self) -> str:
+        """The variable holding its hosted-Portkey virtual key."""
         return f"{self.env_prefix}_VK"
 
     @property
     def api_key_env(self) -> str:
+        """The variable holding its API key."""
         return f"{self.env_prefix}_API_KEY"
 
     @property
     def base_url_env(self) -> str:
+        """The variable that overrides its API base (a proxy or a simulator)."""
         return f"{self.env_prefix}_BASE_URL"
 
     @property
     def model_env(self) -> str:
+        """The variable that overrides its default chat model."""
         return f"{self.env_prefix}_MODEL"
 
     @property
     def embedding_model_env(self) -> str:
+        """The variable that overrides its default embedding model."""
         return f"{self.env_prefix}_EMBEDDING_MODEL"
 
     @property
     def supports_embeddings(self) -> bool:
+        """False for providers without an embeddings API."""
         return self.embedding_model is not None
 
     def custom_host(self, base_url: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 _KEY_SHAPED = re.compile(
     r"\b(?:sk-ant-|sk-proj-|sk-|pk-|gsk_|pplx-|xai-|vk-|Bearer\s+)[A-Za-z0-9_\-*.]{6,}",
@@ -22,7 +23,20 @@ def describe_error(exc: BaseException, secrets: Iterable[str] = (), limit: int =
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with each of ``secrets`` (4 characters or longer) and anything key-shaped masked."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, MASK)
     return _KEY_SHAPED.sub(MASK, text)
+
+
+def redact_data(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """``value`` (parsed JSON) with every string in it redacted."""
+    secrets = list(secrets)
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: redact_data(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_data(v, secrets) for v in value]
+    return value

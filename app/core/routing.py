@@ -27,12 +27,16 @@ RETRY_ON_STATUS = (429, 500, 502, 503, 504)
 
 
 class Capability(str, Enum):
+    """What a chain is built for; it picks the default model (chat or embedding)."""
+
     CHAT = "chat"
     EMBEDDING = "embedding"
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """One entry of a chain: a provider, the model to ask for, the key to send and where to send it."""
+
     provider: Provider
     model: str
     credential: Credential
@@ -42,9 +46,11 @@ class Target:
 
     @property
     def label(self) -> str:
+        """``provider/model``, as attempts and messages name a target."""
         return f"{self.provider.name}/{self.model}"
 
     def to_portkey(self, *, retries: int, timeout_ms: int, fill_max_tokens: bool = False) -> dict[str, Any]:
+        """This target as an entry of a Portkey config's ``targets`` (it contains the secret)."""
         secret = self.credential.secret.get_secret_value()
         if self.credential.kind is KeyKind.VIRTUAL_KEY:
             entry: dict[str, Any] = {"virtual_key": secret}
@@ -63,12 +69,15 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Chain:
+    """The targets a request may be served by, in order, and the requested providers left out."""
+
     targets: tuple[Target, ...]
     skipped: tuple[tuple[str, str], ...] = field(default=())
     """(provider, reason) for each requested provider that was left out."""
 
     @property
     def primary(self) -> Target:
+        """The target tried first."""
         return self.targets[0]
 
     def after(self, index: int) -> Chain:
@@ -85,6 +94,10 @@ class TargetSpec:
 
     @classmethod
     def parse(cls, item: Any) -> TargetSpec:
+        """Read ``provider``, ``provider/model``, ``(provider, model)`` or ``{'provider', 'model'}``.
+
+        Raises ``InvalidRequestError`` for anything else, ``UnknownProviderError`` for an unknown provider.
+        """
         if isinstance(item, TargetSpec):
             return item
         if isinstance(item, Provider):
@@ -119,19 +132,26 @@ class Router:
         self._warned: set[str] = set()
 
     def provider_settings(self, name: str) -> ProviderSettings:
+        """The settings of provider ``name`` (a catalog name)."""
         return self._provider_settings[name]
 
     def configured_providers(self, capability: Capability = Capability.CHAT) -> list[str]:
+        """Names of the providers with a usable key (and an embedding model, for embeddings)."""
         return [
             name for name, r in self.resolutions.items()
             if r.configured and (capability is Capability.CHAT or self._provider_settings[name].embedding_model)
         ]
 
     def default_model(self, provider: Provider, capability: Capability) -> str | None:
+        """The model a target of ``provider`` uses when the caller names none; None if it has no such API."""
         ps = self._provider_settings[provider.name]
         return ps.chat_model if capability is Capability.CHAT else ps.embedding_model
 
     def requested(self, provider: Any, model: str | None, fallbacks: Sequence[Any] | None) -> list[TargetSpec]:
+        """What the caller asked for, primary first; ``fallbacks=None`` means the provider's default ones.
+
+        Only the primary when ``ENABLE_FALLBACK`` is off.
+        """
         primary = TargetSpec.parse(provider)
         if model:
             primary = TargetSpec(primary.provider, model)
@@ -146,6 +166,10 @@ class Router:
         return [primary, *rest]
 
     def build(self, specs: Sequence[TargetSpec], capability: Capability = Capability.CHAT) -> Chain:
+        """The chain for ``specs``: unconfigured providers left out, duplicates dropped.
+
+        Raises ``ProviderNotConfiguredError``, naming the variables to set, when nothing is left.
+        """
         targets: list[Target] = []
         skipped: list[tuple[str, str]] = []
         for spec in specs:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.errors import ConfigurationError
 from app.core.providers import PROVIDERS, Provider
+from app.core.role_chains import ROLE_CHAINS
 
 HOSTED_BASE_URL = "https://api.portkey.ai/v1"
 LOCAL_BASE_URL = "http://127.0.0.1:8787/v1"
@@ -33,7 +34,9 @@ def _http_url(value: str | None) -> str | None:
 HttpUrlStr = Annotated[str, AfterValidator(_http_url)]
 
 
-class _CoreSettings(BaseSettings):
+class Settings(BaseSettings):
+    """Every routing-layer setting; provider fields (``<P>_API_KEY``...) are added from the catalog below."""
+
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", env_ignore_empty=True,
         case_sensitive=False, frozen=True,
@@ -57,6 +60,10 @@ class _CoreSettings(BaseSettings):
     semantic_cache_threshold: float = Field(0.95, gt=0, le=1, description="cosine similarity a semantic hit needs")
     semantic_cache_roles: list[str] = Field(default_factory=list, description='JSON, e.g. ["sophia/market_analyst"]')
 
+    embeddings: Literal["local", "gateway"] = Field(
+        "local", description="local: all-MiniLM-L6-v2 on the CPU; gateway: the first configured provider's model")
+    sophia_embedding_threads: int = Field(1, ge=1, le=64, description="CPU threads of the local embedder")
+
     redis_url: str | None = None
     qdrant_url: HttpUrlStr | None = None
     qdrant_api_key: SecretStr | None = None
@@ -76,6 +83,9 @@ class _CoreSettings(BaseSettings):
     memory_dedup_threshold: float = Field(0.92, gt=0, le=1, description="cosine at which memories merge")
     memory_timeout: float = Field(5.0, gt=0, le=120, description="seconds before memory gives up on a call")
 
+    sophia_gateway_dir: str | None = Field(None, description="where the pinned gateway is installed "
+                                                             "(default: the repository's gateway/)")
+
     # The HTTP service (`sophia serve`); see the README's Operating it section.
     sophia_host: str = Field("127.0.0.1", description="interface to bind; anything but loopback needs keys")
     sophia_port: int = Field(8000, ge=1, le=65535)
@@ -86,8 +96,6 @@ class _CoreSettings(BaseSettings):
     @field_validator("role_chains", "semantic_cache_roles")
     @classmethod
     def _known_roles(cls, value: dict[str, list[str]] | list[str]) -> dict[str, list[str]] | list[str]:
-        from app.agents.roles import ROLE_CHAINS
-
         for key in value:
             if key not in ROLE_CHAINS:
                 raise ValueError(f"unknown role {key!r}; expected one of {', '.join(ROLE_CHAINS)}")
@@ -102,11 +110,13 @@ class _CoreSettings(BaseSettings):
 
     @property
     def gateway_url(self) -> str:
+        """Where requests go: ``PORTKEY_BASE_URL`` if set, else hosted Portkey or the local gateway."""
         if self.portkey_base_url:
             return self.portkey_base_url
         return HOSTED_BASE_URL if self.hosted else LOCAL_BASE_URL
 
     def provider(self, provider: Provider) -> ProviderSettings:
+        """The settings of one provider, with the catalog's defaults filled in."""
         def value(env: str) -> Any:
             return getattr(self, env.lower())
 
@@ -124,6 +134,8 @@ class _CoreSettings(BaseSettings):
 
 @dataclass(frozen=True, slots=True)
 class ProviderSettings:
+    """One provider's keys, base URL and models, as configured (catalog defaults filled in)."""
+
     provider: Provider
     virtual_key: SecretStr | None
     api_key: SecretStr | None
@@ -144,17 +156,19 @@ def _provider_fields() -> dict[str, Any]:
     return fields
 
 
-Settings = create_model("Settings", __base__=_CoreSettings, **_provider_fields())
-Settings.__doc__ = "All routing-layer settings; see DESIGN.md section 3 and .env.template."
+# The class that is instantiated: Settings plus one group of fields per provider of the catalog. Code reads
+# provider fields through ``Settings.provider()``, so ``Settings`` is the type to annotate with.
+_SettingsWithProviders = create_model("Settings", __base__=Settings, **_provider_fields())
+_SettingsWithProviders.__doc__ = "All routing-layer settings; see DESIGN.md section 3 and .env.template."
 
 
-def load_settings(**overrides: Any) -> _CoreSettings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings, turning a validation failure into a ConfigurationError naming each variable.
 
     The offending values are never echoed: they may be keys.
     """
     try:
-        return Settings(**overrides)
+        return _SettingsWithProviders(**overrides)
     except ValidationError as exc:
         problems = []
         env_vars = []
@@ -166,5 +180,9 @@ def load_settings(**overrides: Any) -> _CoreSettings:
 
 
 @lru_cache(maxsize=1)
-def get_settings() -> _CoreSettings:
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment and ``.env``.
+
+    Raises ``ConfigurationError`` naming each invalid variable.
+    """
     return load_settings()

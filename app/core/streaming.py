@@ -8,22 +8,15 @@ targets, so the caller sees one clean stream; one that breaks after content was 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from typing import TYPE_CHECKING
 
-import httpx2
-
+from app.core.errors import GatewayConnectionError
 from app.core.results import ChatCompletionChunk, RoutingInfo
 
 if TYPE_CHECKING:
     from app.core.sync_bridge import SyncBridge
-
-
-async def sse_data(response: httpx2.Response) -> AsyncIterator[str]:
-    """The ``data:`` payloads of an SSE response (``event:`` and comment lines are skipped)."""
-    async for line in response.aiter_lines():
-        if line.startswith("data:"):
-            yield line[5:].strip()
+    from app.core.transport import Response, Transport
 
 
 class StreamBroken(Exception):
@@ -34,11 +27,12 @@ class StreamBroken(Exception):
         self.reason = reason
 
 
-async def read_chunks(response: httpx2.Response) -> AsyncIterator[ChatCompletionChunk]:
+async def read_chunks(transport: Transport, response: Response, timeout: float
+                      ) -> AsyncIterator[ChatCompletionChunk]:
     """Chunks of one gateway stream; raises StreamBroken unless the stream really finished."""
     finished = False
     try:
-        async for data in sse_data(response):
+        async for data in transport.events(response, timeout):
             if data == "[DONE]":
                 break  # the end marker alone does not prove a finish: the check below decides
             try:
@@ -51,8 +45,10 @@ async def read_chunks(response: httpx2.Response) -> AsyncIterator[ChatCompletion
             if any(c.finish_reason for c in chunk.choices):
                 finished = True
             yield chunk
-    except httpx2.TransportError as exc:
-        raise StreamBroken(f"connection lost ({type(exc).__name__})") from None
+    except GatewayConnectionError as exc:
+        raise StreamBroken(f"connection lost ({exc.reason})") from None
+    except ValueError as exc:  # not an event stream at all
+        raise StreamBroken(f"malformed stream ({exc})") from None
     if not finished:
         raise StreamBroken("stream ended before it finished")
 
@@ -74,6 +70,7 @@ class CompletionStream:
         return chunk
 
     async def aclose(self) -> None:
+        """Stop the stream early; its connection is released and observers see it closed."""
         await self._chunks.aclose()  # type: ignore[attr-defined]
 
 
@@ -82,7 +79,7 @@ class SyncCompletionStream:
 
     def __init__(self, stream: CompletionStream, bridge: SyncBridge) -> None:
         self._stream = stream
-        self._iter = bridge.iterate(stream)
+        self._iter: Generator[ChatCompletionChunk, None, None] = bridge.iterate(stream)
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._iter
@@ -92,11 +89,14 @@ class SyncCompletionStream:
 
     @property
     def routing(self) -> RoutingInfo | None:
+        """The routing facts; None until the stream has been read to the end."""
         return self._stream.routing
 
     @property
     def text(self) -> str:
+        """The text received so far."""
         return self._stream.text
 
     def close(self) -> None:
+        """Stop the stream early and release its connection."""
         self._iter.close()

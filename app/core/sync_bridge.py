@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Generator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
 class SyncBridge:
+    """One background event-loop thread that runs coroutines for synchronous callers."""
+
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
@@ -30,6 +32,10 @@ class SyncBridge:
             return self._loop
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the bridge's loop and wait for its result, from any thread.
+
+        Raises RuntimeError when called from the bridge's own loop (that would deadlock).
+        """
         loop = self._ensure_loop()
         try:
             running = asyncio.get_running_loop()
@@ -40,18 +46,22 @@ class SyncBridge:
             raise RuntimeError("a sync API was called from the sync bridge's own loop; use the async twin")
         return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
-    def iterate(self, agen: AsyncIterator[T]) -> Iterator[T]:
+    def iterate(self, agen: AsyncGenerator[T, None] | AsyncIterator[T]) -> Generator[T, None, None]:
         """Drive an async iterator from sync code, one item per step, closing it if abandoned."""
         try:
             while True:
                 try:
-                    yield self.run(agen.__anext__())
+                    yield self.run(_next(agen))
                 except StopAsyncIteration:
                     return
         finally:
             aclose = getattr(agen, "aclose", None)
             if aclose is not None:
                 self.run(aclose())
+
+
+async def _next(agen: AsyncIterator[T]) -> T:
+    return await anext(agen)
 
 
 _shared = SyncBridge()

@@ -11,6 +11,7 @@ ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function
 
 
 def check_messages(messages: Any) -> list[dict[str, Any]]:
+    """The messages as plain dicts; raises ``InvalidRequestError`` naming the first bad one."""
     if messages is None:
         raise InvalidRequestError("messages is required: a list like [{'role': 'user', 'content': 'Hello'}]")
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence) or not messages:
@@ -43,6 +44,7 @@ def _number(params: Mapping[str, Any], name: str, low: float, high: float | None
 
 
 def check_params(params: Mapping[str, Any]) -> None:
+    """Raise ``InvalidRequestError`` for a sampling parameter out of OpenAI's range."""
     _number(params, "temperature", 0, 2)
     _number(params, "top_p", 0, 1)
     _number(params, "presence_penalty", -2, 2)
@@ -56,6 +58,7 @@ def check_params(params: Mapping[str, Any]) -> None:
 
 
 def check_embedding_input(value: Any) -> list[str]:
+    """The texts to embed (a single string becomes a list of one); raises on empty or non-string input."""
     texts = [value] if isinstance(value, str) else value
     if isinstance(texts, (bytes, Mapping)) or not isinstance(texts, Sequence) or not texts:
         raise InvalidRequestError("input must be a non-empty string or a non-empty list of strings")

@@ -8,6 +8,7 @@
 Stores: Qdrant (``QDRANT_URL``/``QDRANT_API_KEY`` for a server, else local mode at ``QDRANT_PATH``,
 default ``<SOPHIA_DATA_DIR>/qdrant``), Milvus (``MILVUS_URI``: a server URL or a Milvus Lite ``*.db``
 file) and Weaviate (``WEAVIATE_URL``, server only). See app/vectors for the interface and adapters.
+Like ``portkey_config``, this spec-named module belongs to the composition root.
 """
 
 from __future__ import annotations
@@ -45,12 +46,12 @@ def get_vector_store(kind: str | None = None, settings: Any = None) -> VectorSto
 
 
 async def ensure_collections(store: VectorStore | None = None, dimension: int | None = None) -> list[str]:
-    """Create the three collections with the embedder's dimension (default: ``get_embedder()``'s)."""
+    """Create the three collections with the embedder's dimension (default: the process runtime's embedder's)."""
     store = store or get_vector_store()
     if dimension is None:
-        from app.embeddings import get_embedder
+        from app.runtime import process_runtime
 
-        embedder = get_embedder()
+        embedder = process_runtime().embedder
         dimension = embedder.dimension or len(await embedder.embed_one("dimension probe"))
     for spec in COLLECTIONS.values():
         await store.ensure_collection(spec.name, dimension, spec.keyword_fields)

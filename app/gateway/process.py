@@ -18,7 +18,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Self
+from typing import IO, Self
 
 from app.core.errors import ConfigurationError
 
@@ -28,16 +28,17 @@ PRELOADS = ("loopback-preload.cjs", "source-patches.cjs")
 """Files in the gateway directory that Node loads (``--require``) before the gateway, in order."""
 
 
-def gateway_dir() -> Path:
-    """Where the pinned gateway is installed: ``SOPHIA_GATEWAY_DIR`` or the repository's ``gateway/``."""
-    configured = os.environ.get("SOPHIA_GATEWAY_DIR")
+def gateway_dir(configured: str | Path | None = None) -> Path:
+    """Where the pinned gateway is installed: ``configured`` (``SOPHIA_GATEWAY_DIR``) or the repository's ``gateway/``."""
     return Path(configured) if configured else Path(__file__).resolve().parents[2] / "gateway"
 
 
 def gateway_command(port: int, host: str = "127.0.0.1",
-                    preloads: Sequence[str | Path] = PRELOADS) -> tuple[list[str], dict[str, str]]:
-    """The command and environment running the gateway; relative ``preloads`` are in the gateway directory."""
-    directory = gateway_dir()
+                    directory: str | Path | None = None, preloads: Sequence[str | Path] = PRELOADS,
+                    ) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run the pinned gateway headless on ``host:port``; relative
+    ``preloads`` are in the gateway directory."""
+    directory = gateway_dir(directory)
     node = shutil.which("node")
     if node is None:
         raise ConfigurationError("Node.js is not installed; the gateway needs `node` (20 or newer) on PATH")
@@ -47,6 +48,7 @@ def gateway_command(port: int, host: str = "127.0.0.1",
             "(or `npm ci` in gateway/), or set SOPHIA_GATEWAY_DIR",
             env_vars=["SOPHIA_GATEWAY_DIR"],
         )
+    # The child inherits our environment (PATH, proxies), plus what makes it headless and loopback-bound.
     env = {**os.environ, "NODE_ENV": "production", "SOPHIA_GATEWAY_HOST": host}
     requires = [arg for preload in preloads for arg in ("--require", str(directory / preload))]
     cmd = [node, *requires, str(directory / _ENTRY), "--headless", f"--port={port}"]
@@ -54,6 +56,7 @@ def gateway_command(port: int, host: str = "127.0.0.1",
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` right now (another process may take it before it is used)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -72,6 +75,7 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> int:
 
 
 def is_gateway_up(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something on ``host:port`` answers HTTP below 500 within ``timeout`` seconds."""
     try:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
         conn.request("GET", "/")
@@ -86,21 +90,27 @@ class GatewayProcess:
     """The gateway as a child process on ``127.0.0.1:<port>``; a context manager."""
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None,
-                 preloads: Sequence[str | Path] = PRELOADS) -> None:
+                 directory: str | Path | None = None, preloads: Sequence[str | Path] = PRELOADS) -> None:
         self.host = host
+        self.directory = directory
         self.port = port or free_port(host)
         self.log_path = log_path
         self.preloads = tuple(preloads)
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self._log: IO[bytes] | int | None = None
 
     @property
     def url(self) -> str:
         """The base URL to use as PORTKEY_BASE_URL."""
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self, timeout: float = 30.0) -> GatewayProcess:
-        cmd, env = gateway_command(self.port, self.host, self.preloads)
+    def start(self, timeout: float = 30.0) -> Self:
+        """Start the gateway and wait until it answers.
+
+        Raises RuntimeError when it exits while starting, TimeoutError when it does not answer
+        within ``timeout`` seconds.
+        """
+        cmd, env = gateway_command(self.port, self.host, self.directory, self.preloads)
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
@@ -114,16 +124,18 @@ class GatewayProcess:
         raise TimeoutError(f"gateway did not answer on {self.host}:{self.port} within {timeout} s")
 
     def stop(self, timeout: float = 5.0) -> int | None:
+        """Stop the gateway (killed after ``timeout`` s); its exit code, or None if it was not running."""
         proc, self._proc = self._proc, None
         if proc is None:
             return None
         stop_process(proc, timeout)
-        if self._log not in (None, subprocess.DEVNULL):
+        if not isinstance(self._log, int | None):
             self._log.close()
         return proc.returncode
 
     @property
     def running(self) -> bool:
+        """True while the child process is alive."""
         return self._proc is not None and self._proc.poll() is None
 
     def __enter__(self) -> Self:

@@ -1,15 +1,15 @@
 """Long-term agent memory (the spec's "Mem0" role) on the vector stores of app.vectors.
 
-    memory = default_memory(get_settings())          # None when MEMORY_ENABLED=false
-    await memory.add(agent.id, "text", domain="artemis", role="code_reviewer")
-    await memory.search(agent.id, "query")  /  search_domain("sophia", "query")
-    await memory.list_memories(agent.id)  /  forget(agent.id, memory_id)  /  forget_all(agent.id)
+    memory = AgentMemory(store, embedder)            # the composition root (app.runtime) builds one
+    await memory.add(agent_id, "text", domain="artemis", role="code_reviewer")
+    await memory.search(agent_id, "query")  /  search_domain("sophia", "query")
+    await memory.list_memories(agent_id)  /  forget(agent_id, memory_id)  /  forget_all(agent_id)
+
+It deals in agent ids and plain text; what agents remember and recall is app.agents.memory.
 """
 
 from app.memory.batching import BatchingEmbedder
 from app.memory.models import AddResult, MemoryRecord
-from app.memory.process import default_memory, reset_memory
 from app.memory.store import DEFAULT_DEDUP_THRESHOLD, AgentMemory, memory_id
 
-__all__ = ["DEFAULT_DEDUP_THRESHOLD", "AddResult", "AgentMemory", "BatchingEmbedder", "MemoryRecord", "default_memory",
-           "memory_id", "reset_memory"]
+__all__ = ["DEFAULT_DEDUP_THRESHOLD", "AddResult", "AgentMemory", "BatchingEmbedder", "MemoryRecord", "memory_id"]

@@ -22,17 +22,25 @@ class _Queue:
 
 
 class BatchingEmbedder(Embedder):
+    """``inner`` behind a queue: concurrent ``embed`` calls share model calls of up to ``max_batch`` texts."""
+
     def __init__(self, inner: Embedder, max_batch: int = 256) -> None:
         self.inner = inner
-        self.name = inner.name
         self.max_batch = max_batch
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue] = weakref.WeakKeyDictionary()
 
-    @property  # type: ignore[override]
+    @property
+    def name(self) -> str:
+        """The inner embedder's name (batching does not change the vectors)."""
+        return self.inner.name
+
+    @property
     def dimension(self) -> int:
+        """The inner embedder's dimension, which it may learn on first use."""
         return self.inner.dimension
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """The vectors of ``texts``, from the next batch; a failed batch fails each of its callers."""
         if not texts:
             return []
         loop = asyncio.get_running_loop()

@@ -16,23 +16,31 @@ Point ids are uuid5 over the agent and the normalised text, so exact repeats lan
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
 import weakref
 from collections.abc import Callable
 from typing import Any
 
 from app.core.errors import InvalidRequestError
+from app.core.outage import Outage
 from app.embeddings.base import Embedder
 from app.memory.models import AddResult, MemoryRecord, utcnow
 from app.vectors.base import Point, VectorStore, check_id, check_limit
 from app.vectors.collections import AGENT_MEMORY
 
+log = logging.getLogger("app.memory")
+
+RETRY_AFTER = 30.0
+"""Seconds memory is skipped after a failure, so a hanging store does not slow every call by the timeout."""
 _MEMORY_NAMESPACE = uuid.UUID("0b6f3c8e-5b1d-4f57-9d0e-8f2a6c1e4d21")
 MAX_TEXT = 4000
 DEFAULT_DEDUP_THRESHOLD = 0.92
 
 
 def memory_id(agent_id: str, text: str) -> str:
+    """The id of an agent's memory: a uuid5 of the agent and the text (case and spacing ignored)."""
     normalised = " ".join(text.lower().split())
     return str(uuid.uuid5(_MEMORY_NAMESPACE, f"{agent_id}\x1f{normalised}"))
 
@@ -51,13 +59,13 @@ class AgentMemory:
 
     ``embedder`` may be a callable returning one, so the model is chosen (and loaded) on first use.
     ``recall_limit``, ``recall_chars``, ``recall_min_score`` and ``timeout`` bound what agents take
-    into a prompt and how long they wait for memory (see app.memory.agents).
+    into a prompt and how long they wait for memory (see ``app.memory.guard``).
     """
 
     def __init__(self, store: VectorStore, embedder: Embedder | Callable[[], Embedder], *,
                  collection: str = AGENT_MEMORY.name, dedup_threshold: float = DEFAULT_DEDUP_THRESHOLD,
                  recall_limit: int = 5, recall_chars: int = 2000, recall_min_score: float = 0.3,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         if not 0 < dedup_threshold <= 1:
             raise InvalidRequestError(f"dedup_threshold must be in (0, 1], got {dedup_threshold!r}")
         self.store = store
@@ -68,17 +76,21 @@ class AgentMemory:
         self.recall_chars = recall_chars
         self.recall_min_score = recall_min_score
         self.timeout = timeout
-        self.degraded = False
-        """Set while the store or embedder is failing (agents then go on without memory)."""
-        self.retry_at = 0.0
-        """time.monotonic() after which a degraded memory is tried again."""
+        self.outage = Outage("agent memory", RETRY_AFTER, log, consequence="continuing without it", clock=clock)
+        """Down while the store or embedder is failing (agents then go on without memory)."""
         self._warm = False
         self._ensured: set[str] = set()
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
             weakref.WeakKeyDictionary())
 
     @property
+    def degraded(self) -> bool:
+        """True while the store or embedder is failing."""
+        return self.outage.down
+
+    @property
     def embedder(self) -> Embedder:
+        """The embedder, built on first use when a factory was given."""
         if not isinstance(self._embedder, Embedder):
             self._embedder = self._embedder()
         return self._embedder
@@ -90,9 +102,11 @@ class AgentMemory:
             self._warm = True
 
     async def embed(self, text: str) -> list[float]:
+        """The vector of one text."""
         return (await self.embedder.embed([text]))[0]
 
     async def ensure(self, collection: str, dimension: int, keyword_fields: tuple[str, ...] = ()) -> None:
+        """Create ``collection`` in the store unless this memory already ensured it."""
         if collection not in self._ensured:
             await self.store.ensure_collection(collection, dimension, keyword_fields)
             self._ensured.add(collection)
@@ -164,6 +178,7 @@ class AgentMemory:
         return sorted(memories, key=lambda m: m.updated_at, reverse=True)
 
     async def count(self, agent_id: str | None = None) -> int:
+        """How many memories the agent has (every agent's, for None)."""
         await self._ensure_own()
         where = {"agent_id": _text(agent_id, "agent_id", 200)} if agent_id is not None else None
         return await self.store.count(self.collection, where)

@@ -22,6 +22,8 @@ router = APIRouter(prefix="/v1/agents", dependencies=[Depends(rate_limited)])
 
 
 class CreateAgent(BaseModel):
+    """An agent to create: its domain, name, role (a role of that domain) and focus."""
+
     domain: Literal["artemis", "sophia"]
     name: str
     role: str
@@ -29,11 +31,15 @@ class CreateAgent(BaseModel):
 
 
 class ExecuteTask(BaseModel):
+    """A task for an Artemis agent; ``max_tokens`` bounds the answer's length."""
+
     prompt: str
     max_tokens: int = 2000
 
 
 class InsightRequest(BaseModel):
+    """A business question for a Sophia agent, with any context the agent should use (JSON object)."""
+
     query: str
     context: dict[str, Any] = Field(default_factory=dict)
     max_tokens: int = 2000
@@ -53,6 +59,13 @@ def _find(state: ServiceState, agent_id: str) -> tuple[AgentFactoryBase, Agent]:
 
 @router.post("")
 async def create_agent(body: CreateAgent, state: StateDep) -> dict[str, Any]:
+    """Create an Artemis or Sophia agent, or return the existing one of that name.
+
+    Artemis roles: code_reviewer, security_auditor, performance_optimizer, vulnerability_scanner.
+    Sophia roles: market_analyst, sales_strategist, customer_success, financial_analyst.
+    The same domain and name always give the same agent id. Answers 400 for an unknown role or a
+    name already used with another role.
+    """
     if body.domain == "artemis":
         agent = await state.artemis.create_agent_with_portkey(body.name, body.role, body.focus)
     else:
@@ -62,11 +75,17 @@ async def create_agent(body: CreateAgent, state: StateDep) -> dict[str, Any]:
 
 @router.get("")
 async def list_agents(state: StateDep) -> dict[str, Any]:
+    """List the agents created since the service started (system prompts left out)."""
     return {"object": "list", "data": [_public(a) for a in (*state.artemis.agents, *state.sophia.agents)]}
 
 
 @router.post("/{agent_id}/execute")
 async def execute(agent_id: str, body: ExecuteTask, state: StateDep) -> dict[str, Any]:
+    """Run a task as an Artemis agent, along its role's provider chain.
+
+    Answers the result with the provider and model that served, fallbacks, attempts, latency, tokens
+    and cost. 404 for an unknown agent, 400 for a Sophia agent (use /insights).
+    """
     factory, agent = _find(state, agent_id)
     if factory is not state.artemis:
         raise InvalidRequestError("execute runs Artemis (technical) agents; use /insights for Sophia agents")
@@ -76,6 +95,12 @@ async def execute(agent_id: str, body: ExecuteTask, state: StateDep) -> dict[str
 
 @router.post("/{agent_id}/insights")
 async def insight(agent_id: str, body: InsightRequest, state: StateDep) -> dict[str, Any]:
+    """Ask a Sophia agent a business question; answers a structured insight.
+
+    The insight has a summary, key points, recommendations, a confidence (0 to 1, or null) and
+    citations, plus how the call was served. 404 for an unknown agent, 400 for an Artemis agent
+    (use /execute).
+    """
     factory, agent = _find(state, agent_id)
     if factory is not state.sophia:
         raise InvalidRequestError("insights come from Sophia (business) agents; use /execute for Artemis agents")

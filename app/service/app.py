@@ -1,8 +1,9 @@
 """The FastAPI application: ``create_app()`` wires routes; the lifespan owns everything that lives.
 
-The lifespan builds the manager, both factories, the analytics store and the limiter, hooks
-telemetry and analytics onto the manager's observers, runs background health probes, and on
-shutdown cancels the background tasks, flushes analytics and closes the gateway client.
+The lifespan is the service's composition root: it builds the runtime (``app.runtime.build_runtime``:
+manager, cache, embedder, memory, health checker), both factories on it, the analytics store and
+the limiter, hooks telemetry and analytics onto the manager's observers, runs background health
+probes, and on shutdown cancels the background tasks, flushes analytics and closes the gateway client.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from fastapi import FastAPI
 
 from app.analytics import AnalyticsStore
 from app.artemis.portkey_unified_factory import ArtemisFactory
-from app.core.manager import PortkeyManager
 from app.core.settings import get_settings
+from app.runtime import build_runtime
 from app.service import agent_routes, errors, openai_routes, ops_routes
 from app.service.config import ServiceConfig
 from app.service.security import Authenticator, BodyLimitMiddleware, RateLimiter
@@ -46,12 +47,14 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        manager = PortkeyManager(settings)
+        runtime = build_runtime(settings)
+        manager = runtime.manager
         analytics = await AnalyticsStore.from_settings(settings, table_prefix=config.analytics_table_prefix).start()
         manager.observers.add(TelemetryObserver())
         manager.observers.add(analytics.observe)
         state = ServiceState(
-            config=config, manager=manager, artemis=ArtemisFactory(manager), sophia=SophiaFactory(manager),
+            config=config, manager=manager, artemis=runtime.factory(ArtemisFactory),
+            sophia=runtime.factory(SophiaFactory),
             analytics=analytics, auth=Authenticator(config.api_keys, config.auth_enabled),
             limiter=RateLimiter(config.rate_limit, settings.redis_url, config.rate_limit_namespace),
             started_at=time.time(),
@@ -67,7 +70,7 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
                 task.cancel()
             await asyncio.gather(*state.background, return_exceptions=True)
             await analytics.aclose()
-            await manager.aclose()
+            await runtime.aclose()
 
     app = FastAPI(title="Sophia Intel AI routing layer", version=ops_routes.package_version(),
                   lifespan=lifespan, docs_url="/docs", redoc_url=None)

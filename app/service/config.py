@@ -10,6 +10,7 @@ from app.core.errors import ConfigurationError
 
 
 def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses: a bind that only this machine can reach."""
     if host == "localhost":
         return True
     try:
@@ -20,6 +21,8 @@ def is_loopback(host: str) -> bool:
 
 @dataclass(frozen=True)
 class ServiceConfig:
+    """The service's bind address, bearer tokens, limits and background jobs."""
+
     host: str = "127.0.0.1"
     port: int = 8000
     api_keys: frozenset[str] = field(default_factory=frozenset, repr=False)
@@ -36,6 +39,7 @@ class ServiceConfig:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> ServiceConfig:
+        """The config of the ``SOPHIA_*`` settings plus ``overrides``, refused if unsafe (see ``checked``)."""
         raw = settings.sophia_api_keys.get_secret_value() if settings.sophia_api_keys else ""
         values: dict[str, Any] = {
             "host": settings.sophia_host, "port": settings.sophia_port,
@@ -70,4 +74,5 @@ class ServiceConfig:
 
     @property
     def auth_enabled(self) -> bool:
+        """True when requests need a bearer token: keys set, auth required, or a bind beyond loopback."""
         return self.require_auth or bool(self.api_keys) or not is_loopback(self.host)

@@ -94,6 +94,7 @@ _TILES = (("t-requests", "requests"), ("t-errors", "error rate"), ("t-fallbacks"
 
 
 def render_dashboard(sandboxed: tuple[str, ...], version: str) -> str:
+    """The dashboard's HTML, with a SANDBOX banner naming the simulated providers, if any."""
     banner = ""
     if sandboxed:
         banner = (f'<div class="sandbox" id="sandbox-banner">SANDBOX: simulated providers answer for '

@@ -11,6 +11,7 @@ from app.service.state import StateDep
 
 
 def authenticated(request: Request, state: StateDep) -> str:
+    """The caller's rate-limit identity; answers 401 for a missing or unknown bearer token."""
     client = request.client.host if request.client else "unknown"
     try:
         return state.auth.identify(request.headers.get("authorization"), client)
@@ -19,6 +20,7 @@ def authenticated(request: Request, state: StateDep) -> str:
 
 
 async def rate_limited(identity: Annotated[str, Depends(authenticated)], state: StateDep) -> str:
+    """The caller's identity, once its request is counted; answers 429 with Retry-After over the rate."""
     try:
         await state.limiter.check(identity)
     except RateLimited as exc:

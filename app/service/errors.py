@@ -21,16 +21,18 @@ from app.core.redaction import redact
 log = logging.getLogger("app.service")
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-          404: "not_found_error", 408: "timeout_error", 413: "invalid_request_error", 429: "rate_limit_error"}
+          404: "not_found_error", 408: "timeout_error", 413: "invalid_request_error", 429: "rate_limit_error",
+          504: "timeout_error"}
 
 
 def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None,
                **extra: Any) -> dict[str, Any]:
+    """OpenAI's error JSON for ``status``; the message is redacted, ``extra`` adds our fields."""
     kind = _TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     return {"error": {"message": redact(message), "type": kind, "param": param, "code": code, **extra}}
 
 
-def error_response(status: int, message: str, *, headers: dict[str, str] | None = None,
+def _error_response(status: int, message: str, *, headers: dict[str, str] | None = None,
                    **kwargs: Any) -> JSONResponse:
     return JSONResponse(error_body(status, message, **kwargs), status_code=status, headers=headers)
 
@@ -52,7 +54,9 @@ def describe(exc: BaseException) -> tuple[int, str, dict[str, Any]]:
         return 503, "configuration_error", {"env_vars": list(exc.env_vars)}
     if isinstance(exc, e.InvalidRequestError):
         return 400, "invalid_request", {}
-    if isinstance(exc, e.GatewayUnavailableError):
+    if isinstance(exc, e.GatewayTimeoutError):
+        return 504, "gateway_timeout", {}
+    if isinstance(exc, e.GatewayConnectionError):
         return 503, "gateway_unavailable", {}
     if isinstance(exc, e.StreamInterruptedError):
         return 502, "stream_interrupted", {"provider": exc.provider}
@@ -60,26 +64,27 @@ def describe(exc: BaseException) -> tuple[int, str, dict[str, Any]]:
 
 
 def install(app: FastAPI) -> None:
+    """Make ``app`` answer every error (ours, validation, HTTP, unexpected) as OpenAI's error JSON."""
     async def sophia_error(request: Request, exc: e.SophiaError) -> JSONResponse:
         status, code, extra = describe(exc)
         headers = {}
         retry_after = getattr(exc, "retry_after", None)
         if status == 429 and retry_after:
             headers["Retry-After"] = str(max(1, round(retry_after)))
-        return error_response(status, str(exc), code=code, headers=headers, **extra)
+        return _error_response(status, str(exc), code=code, headers=headers, **extra)
 
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(p) for p in first.get("loc", ()) if p != "body"]
         message = f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid request')}"
-        return error_response(400, message, code="invalid_request", param=".".join(loc) or None)
+        return _error_response(400, message, code="invalid_request", param=".".join(loc) or None)
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+        return _error_response(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
-        return error_response(500, f"internal error ({type(exc).__name__})", code="internal_error")
+        return _error_response(500, f"internal error ({type(exc).__name__})", code="internal_error")
 
     app.add_exception_handler(e.SophiaError, sophia_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]

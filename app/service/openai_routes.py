@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict
 
 from app.core.errors import InvalidRequestError, StreamInterruptedError
 from app.core.manager import new_trace_id
+from app.core.model_names import list_models, resolve_model
 from app.core.results import ChatCompletionChunk, RoutingInfo, as_dict
 from app.core.streaming import CompletionStream
 from app.service.deps import rate_limited
 from app.service.errors import describe, error_body
-from app.service.models import list_models, resolve_model
 from app.service.state import StateDep
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(rate_limited)])
@@ -31,6 +31,8 @@ _OURS = {"model", "messages", "stream", "stream_options", "fallbacks", "metadata
 
 
 class ChatRequest(BaseModel):
+    """OpenAI's chat completion request; other OpenAI parameters (temperature, max_tokens...) pass through."""
+
     model_config = ConfigDict(extra="allow")
     model: str
     messages: list[dict[str, Any]]
@@ -40,6 +42,8 @@ class ChatRequest(BaseModel):
 
 
 class EmbeddingRequest(BaseModel):
+    """OpenAI's embeddings request; ``encoding_format`` is ``float`` or ``base64``."""
+
     model: str
     input: str | list[str]
     encoding_format: str = "float"
@@ -55,6 +59,13 @@ def _routing_headers(routing: RoutingInfo | None, trace_id: str) -> dict[str, st
 
 @router.post("/chat/completions")
 async def chat_completions(body: ChatRequest, state: StateDep) -> Any:
+    """Create a chat completion, as OpenAI's API does, with provider fallback.
+
+    ``model`` is ``<provider>/<model>`` (e.g. ``groq/llama-3.3-70b-versatile``) or a role
+    (``artemis/code_reviewer``: that role's provider chain). With ``stream: true`` the answer comes as
+    server-sent events ending in ``[DONE]``; a stream that breaks ends with an error event instead.
+    The ``x-sophia-provider``, ``x-sophia-model`` and ``x-sophia-fallback`` headers say who served.
+    """
     route = resolve_model(body.model, state.manager.settings)
     params = {k: v for k, v in (body.model_extra or {}).items() if k not in _OURS}
     trace_id = new_trace_id()
@@ -98,6 +109,7 @@ def _event(payload: dict[str, Any]) -> str:
 
 @router.post("/embeddings")
 async def embeddings(body: EmbeddingRequest, state: StateDep) -> Any:
+    """Create embeddings, as OpenAI's API does; ``model`` is ``<provider>/<embedding model>``."""
     route = resolve_model(body.model, state.manager.settings)
     if route.metadata:
         raise InvalidRequestError(f"{body.model} is a chat role; embeddings need '<provider>/<embedding model>'")
@@ -114,4 +126,8 @@ async def embeddings(body: EmbeddingRequest, state: StateDep) -> Any:
 
 @router.get("/models")
 async def models(state: StateDep) -> dict[str, Any]:
+    """List the models: each role's chain and each provider's default chat and embedding model.
+
+    ``available`` says whether the model can be served now (its provider has a key).
+    """
     return {"object": "list", "data": list_models(state.manager.router)}

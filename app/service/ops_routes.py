@@ -23,6 +23,7 @@ router = APIRouter()
 
 
 def package_version() -> str:
+    """The installed package's version; ``dev`` when running from a source tree without one."""
     try:
         return version("sophia-intel-ai")
     except PackageNotFoundError:
@@ -30,6 +31,7 @@ def package_version() -> str:
 
 
 async def check_health(state: ServiceState, force: bool = False) -> dict[str, Any]:
+    """Probe providers and stores, and keep the report for the dashboard and the health metrics."""
     report = await combined_health(state.artemis, state.sophia, force)
     state.last_health = report
     record_health(report)
@@ -38,24 +40,33 @@ async def check_health(state: ServiceState, force: bool = False) -> dict[str, An
 
 @router.get("/health", dependencies=[Depends(authenticated)])
 async def health(state: StateDep, force: bool = False) -> JSONResponse:
+    """Health of the providers, role chains and vector stores.
+
+    ``status`` is ``operational``, ``degraded`` (some provider fails) or ``down`` (the gateway is
+    unreachable, no provider is configured or a role has no healthy provider; then HTTP 503).
+    Probe results are reused for 15 s; ``force=true`` probes again (each probe is a 1-token completion).
+    """
     report = await check_health(state, force)
     return JSONResponse(report, status_code=503 if report["status"] == "down" else 200)
 
 
 @router.get("/metrics", dependencies=[Depends(authenticated)])
 async def metrics() -> Response:
+    """Prometheus metrics: requests, latency, fallbacks, tokens, cost, cache, vector stores."""
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def dashboard(state: StateDep) -> HTMLResponse:
     # The page itself holds no data (the script fetches it with the caller's token), so it is open.
+    """The dashboard page; it loads its data from /api/dashboard with the caller's token."""
     return HTMLResponse(render_dashboard(state.config.sandboxed, package_version()))
 
 
 @router.get("/api/dashboard", dependencies=[Depends(authenticated)])
 async def dashboard_data(state: StateDep,
                          minutes: Annotated[int, Query(ge=1, le=7 * 24 * 60)] = 60) -> dict[str, Any]:
+    """The dashboard's data over the last ``minutes``: a timeline, per-provider stats, last health."""
     until = time.time()
     since = until - minutes * 60
     bucket = max(10, (minutes * 60) // 60)  # about 60 points per chart

@@ -19,16 +19,21 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.outage import Outage
 from app.service.errors import error_body
 
 log = logging.getLogger("app.service")
 
 
 class Unauthorized(Exception):
+    """The request has no valid bearer token."""
+
     pass
 
 
 class RateLimited(Exception):
+    """The caller is over its rate; ``retry_after`` is in whole seconds."""
+
     def __init__(self, retry_after: int, limit: str) -> None:
         super().__init__(f"rate limit of {limit} exceeded; retry in {retry_after} s")
         self.retry_after = retry_after
@@ -59,6 +64,8 @@ class Authenticator:
 
 
 class RateLimiter:
+    """Per-caller moving-window limits, in Redis when ``redis_url`` is given, else in memory."""
+
     def __init__(self, rate: str, redis_url: str | None, namespace: str) -> None:
         self.rate: RateLimitItem = parse(rate)
         self.text = rate
@@ -73,23 +80,20 @@ class RateLimiter:
             self.storage = MemoryStorage()
         self.shared = bool(redis_url)
         self._limiter = MovingWindowRateLimiter(self.storage)
-        self._failing = False
-        self._retry_at = 0.0
+        self.outage = Outage("rate limiter store", 1.0, log, consequence="requests are not rate limited")
 
     async def check(self, identity: str) -> None:
-        if self._failing and time.monotonic() < self._retry_at:
+        """Count one request of ``identity``; raises RateLimited when over the rate."""
+        if self.outage.paused:
             return  # the store failed a moment ago: let requests through rather than wait on it again
         try:
             allowed = await self._limiter.hit(self.rate, self.namespace, identity)
             if allowed:
-                self._failing = False
+                self.outage.succeeded()
                 return
             stats = await self._limiter.get_window_stats(self.rate, self.namespace, identity)
         except Exception as exc:  # noqa: BLE001 - a broken limiter store must not block the API
-            if not self._failing:
-                log.warning("rate limiter store failed (%s); requests are not rate limited", type(exc).__name__)
-            self._failing = True
-            self._retry_at = time.monotonic() + 1.0
+            self.outage.failed(type(exc).__name__)
             return
         raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())), self.text)
 
@@ -102,6 +106,7 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 413 once its body is known to exceed the limit."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -6,7 +6,6 @@ the embedded cache and vector store, SQLite analytics. Nothing to install or con
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from typing import Any
@@ -14,38 +13,35 @@ from typing import Any
 from app.service.config import ServiceConfig
 
 
-def _environ_with_dotenv() -> dict[str, str]:
-    """The environment over ``.env``: keys kept only in .env must count as real keys too."""
-    from dotenv import dotenv_values
-
-    merged = {k: v for k, v in dotenv_values(".env").items() if v} if os.path.exists(".env") else {}
-    merged.update(os.environ)
-    return merged
-
-
 def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_level: str = "info") -> None:
+    """Run the service until it is stopped; ``embedded`` starts a local gateway and simulators first.
+
+    ``host`` and ``port`` (None: the settings') override ``SOPHIA_HOST``/``SOPHIA_PORT``; the gateway
+    and simulators are stopped on the way out.
+    """
     import uvicorn
 
-    from app.core.settings import get_settings, load_settings
+    from app.core.settings import load_settings
     from app.service.app import create_app
 
     box = None
     sandboxed: tuple[str, ...] = ()
     try:
+        settings = load_settings()
         if embedded:
-            from app.sandbox import Sandbox
+            from app.sandbox import Sandbox, as_settings, providers_with_keys
 
-            box = Sandbox(environ=_environ_with_dotenv())
+            # Keys in the environment or .env (both are in the settings) are called for real.
+            box = Sandbox(real_keys=providers_with_keys(settings), gateway_dir=settings.sophia_gateway_dir)
             with console.status("starting the local gateway and provider simulators"):
                 box.start()
-            os.environ.update(box.env)
-            os.environ.setdefault("MAX_RETRIES", "1")  # simulated faults should not back off for 7 s
-            get_settings.cache_clear()
+            # Simulated faults should not back off for 7 s, unless MAX_RETRIES says otherwise.
+            retries = {} if "max_retries" in settings.model_fields_set else {"max_retries": 1}
+            settings = load_settings(**as_settings(box.env), **retries)
             sandboxed = tuple(box.simulated)
             if sandboxed:
                 console.print(f"[bold black on yellow] SANDBOX [/] simulators answer for: {', '.join(sandboxed)} "
                               "(set their keys in .env to call them for real)")
-        settings = load_settings()
         overrides: dict[str, Any] = {"sandboxed": sandboxed}
         if host:
             overrides["host"] = host

@@ -1,4 +1,4 @@
-"""What the lifespan builds and every request uses; reached through ``Depends(get_state)``."""
+"""What the lifespan builds and every request uses; a route gets it through a ``StateDep`` parameter."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from app.sophia.portkey_unified_factory import SophiaFactory
 
 @dataclass
 class ServiceState:
+    """The parts of a running service: its config, manager, factories, analytics and guards."""
+
     config: ServiceConfig
     manager: PortkeyManager
     artemis: ArtemisFactory
@@ -29,8 +31,8 @@ class ServiceState:
     background: list[Any] = field(default_factory=list)
 
 
-def get_state(request: Request) -> ServiceState:
+def _get_state(request: Request) -> ServiceState:
     return request.app.state.sophia
 
 
-StateDep = Annotated[ServiceState, Depends(get_state)]
+StateDep = Annotated[ServiceState, Depends(_get_state)]

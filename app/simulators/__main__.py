@@ -56,6 +56,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Serve the simulators until SIGINT or SIGTERM; prints their URLs as one JSON line first."""
     args = _parse(argv)
     try:
         import uvloop

@@ -35,10 +35,12 @@ def text_of(content: Any) -> str:
 
 
 def count_tokens(text: str) -> int:
+    """The simulators' token count: whitespace-separated words."""
     return len(text.split())
 
 
 def prompt_tokens(messages: Any, system: Any = None) -> int:
+    """The tokens of every message's content, plus the system prompt's (Anthropic sends it apart)."""
     total = count_tokens(text_of(system)) if system is not None else 0
     if isinstance(messages, list):
         for message in messages:
@@ -48,6 +50,7 @@ def prompt_tokens(messages: Any, system: Any = None) -> int:
 
 
 def last_user_text(messages: Any) -> str:
+    """The text of the last user message; empty when there is none."""
     if isinstance(messages, list):
         for message in reversed(messages):
             if isinstance(message, dict) and message.get("role") == "user":
@@ -57,6 +60,8 @@ def last_user_text(messages: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """A simulated answer: its text, whether ``max_tokens`` cut it, and its token count."""
+
     text: str
     truncated: bool
     completion_tokens: int
@@ -68,6 +73,11 @@ class Answer:
 
 
 def compose(provider: str, model: str, messages: Any, max_tokens: Any) -> Answer:
+    """The deterministic answer: the provider/model tag and the first words of the last user message.
+
+    A last user message that mentions JSON gets a JSON insight; ``max_tokens`` cuts the answer to that many
+    words.
+    """
     asked = last_user_text(messages)
     echo = " ".join(asked.split()[:ECHO_WORDS]) or "(no user message)"
     tag = f"[{provider}/{model}]"

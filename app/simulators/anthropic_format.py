@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import entropy
 from .answers import Answer
 from .openai_format import dumps
@@ -26,11 +28,13 @@ _DISPLAY = {
 
 
 def error_body(status: int, message: str) -> dict:
+    """Anthropic's error JSON for ``status``."""
     err_type = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     return {"type": "error", "error": {"type": err_type, "message": message}, "request_id": new_request_id()}
 
 
 def new_request_id() -> str:
+    """An id shaped like Anthropic's ``request-id`` (``req_...``)."""
     return "req_" + entropy.token_hex(12)
 
 
@@ -39,6 +43,7 @@ def _stop_reason(answer: Answer) -> str:
 
 
 def message(model: str, answer: Answer, input_tokens: int) -> dict:
+    """Anthropic's Messages API answer for ``answer``."""
     return {
         "id": "msg_" + entropy.token_hex(12),
         "type": "message",
@@ -62,7 +67,7 @@ def _event(name: str, data: dict) -> bytes:
 
 def stream_events(model: str, answer: Answer, input_tokens: int) -> tuple[list[bytes], int]:
     """SSE events and the index of the first ``content_block_delta`` (where a cut happens)."""
-    start = {
+    start: dict[str, Any] = {
         "id": "msg_" + entropy.token_hex(12),
         "type": "message",
         "role": "assistant",
@@ -86,13 +91,11 @@ def stream_events(model: str, answer: Answer, input_tokens: int) -> tuple[list[b
         _event("ping", {"type": "ping"}),
     ]
     first_delta = len(events)
-    for piece in answer.pieces():
-        events.append(
-            _event(
-                "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
-            )
-        )
+    events.extend(
+        _event("content_block_delta",
+               {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}})
+        for piece in answer.pieces()
+    )
     events.append(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
     events.append(
         _event(
@@ -116,6 +119,7 @@ _MALFORMED_STREAM = [
 
 
 def models_list(models: tuple[str, ...]) -> dict:
+    """Anthropic's ``GET /models`` answer."""
     data = [
         {"type": "model", "id": m, "display_name": _DISPLAY.get(m, m), "created_at": "2025-01-01T00:00:00Z"}
         for m in models
@@ -129,4 +133,5 @@ def models_list(models: tuple[str, ...]) -> dict:
 
 
 def malformed_stream(provider: str) -> list[bytes]:
+    """A stream whose first event is cut JSON (the ``malformed`` fault)."""
     return list(_MALFORMED_STREAM)

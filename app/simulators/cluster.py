@@ -7,6 +7,7 @@ import concurrent.futures
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Self, TypeVar
 
+from .control_app import build_control_app
 from .faults import Fault, FaultSlot
 from .provider_app import ProviderApp
 from .providers import PROVIDER_NAMES, PROVIDERS
@@ -50,12 +51,14 @@ class SimulatorCluster:
 
     @property
     def providers(self) -> list[str]:
+        """The names of the simulated providers, in port order."""
         return list(self._slots)
 
     def _url_host(self) -> str:
         return f"[{self.host}]" if ":" in self.host else self.host
 
     async def start(self) -> None:
+        """Start every provider's listener and, if asked, the control server."""
         self._loop = asyncio.get_running_loop()
         try:
             for index, name in enumerate(self._slots):
@@ -67,8 +70,6 @@ class SimulatorCluster:
                 self._listeners[name] = listener
                 self.base_urls[name] = f"http://{self._url_host()}:{listener.port}{PROVIDERS[name].prefix}"
             if self._control_port is not None:
-                from .control_app import build_control_app
-
                 self._control = HttpListener(build_control_app(self), self.host, self._control_port)
                 await self._control.start()
                 self.control_url = f"http://{self._url_host()}:{self._control.port}"
@@ -77,6 +78,7 @@ class SimulatorCluster:
             raise
 
     async def stop(self) -> None:
+        """Stop every listener; connections still open are closed."""
         listeners = list(self._listeners.values())
         if self._control is not None:
             listeners.append(self._control)
@@ -141,6 +143,7 @@ class SimulatorCluster:
         return fault
 
     def clear_faults(self, provider: str | None = None) -> None:
+        """Remove the fault of ``provider`` (every provider's for None); refused ports reopen."""
         names = [provider] if provider is not None else list(self._slots)
         slots = [self._slot(name) for name in names]
         self._on_loop(lambda: self._clear(names, slots))
@@ -153,16 +156,19 @@ class SimulatorCluster:
                 listener.resume_listening()
 
     def faults(self) -> dict[str, dict | None]:
+        """Each provider's active fault with its remaining uses; None for none."""
         return {name: slot.snapshot() for name, slot in self._slots.items()}
 
     # ------------------------------------------------------------ stats
 
     def stats(self, provider: str | None = None) -> dict:
+        """Each provider's stats, or one provider's; raises KeyError for an unknown one."""
         if provider is not None:
             return self._stats[provider].snapshot(self._slot(provider).applied)
         return {name: st.snapshot(self._slots[name].applied) for name, st in self._stats.items()}
 
     def reset_stats(self, provider: str | None = None) -> None:
+        """Zero the stats (and applied-fault counts) of ``provider``, or of every provider."""
         for name in [provider] if provider is not None else list(self._stats):
             self._slot(name)
             self._stats[name].reset()

@@ -49,49 +49,63 @@ class SimulatorControl:
     # ------------------------------------------------------------ sync
 
     def health(self) -> dict:
+        """``{"status": "ok"}`` when the control server answers."""
         return self._call("GET", "/health")
 
     def providers(self) -> dict[str, str]:
+        """Each simulated provider's base URL."""
         return self._call("GET", "/providers")
 
     def set_fault(self, provider: str, fault: Fault | Mapping[str, Any] | None = None, **fields: Any) -> dict:
+        """Install ``fault`` (or ``Fault(**fields)``) on ``provider``; the fault as installed."""
         return self._call("PUT", f"/faults/{provider}", _fault_json(fault, fields))
 
     def clear_faults(self, provider: str | None = None) -> dict:
+        """Remove the fault of ``provider``, or every fault."""
         return self._call("DELETE", f"/faults/{provider}" if provider else "/faults")
 
     def faults(self) -> dict:
+        """Each provider's active fault (None for none)."""
         return self._call("GET", "/faults")
 
     def stats(self, provider: str | None = None) -> dict:
+        """Every provider's request stats, or one provider's."""
         data = self._call("GET", "/stats")
         return data[provider] if provider else data
 
     def reset_stats(self) -> dict:
+        """Zero every provider's stats."""
         return self._call("DELETE", "/stats")
 
     # ------------------------------------------------------------ async
 
     async def ahealth(self) -> dict:
+        """Async twin of ``health``."""
         return await self._acall("GET", "/health")
 
     async def aproviders(self) -> dict[str, str]:
+        """Async twin of ``providers``."""
         return await self._acall("GET", "/providers")
 
     async def aset_fault(
         self, provider: str, fault: Fault | Mapping[str, Any] | None = None, **fields: Any
     ) -> dict:
+        """Async twin of ``set_fault``."""
         return await self._acall("PUT", f"/faults/{provider}", _fault_json(fault, fields))
 
     async def aclear_faults(self, provider: str | None = None) -> dict:
+        """Async twin of ``clear_faults``."""
         return await self._acall("DELETE", f"/faults/{provider}" if provider else "/faults")
 
     async def afaults(self) -> dict:
+        """Async twin of ``faults``."""
         return await self._acall("GET", "/faults")
 
     async def astats(self, provider: str | None = None) -> dict:
+        """Async twin of ``stats``."""
         data = await self._acall("GET", "/stats")
         return data[provider] if provider else data
 
     async def areset_stats(self) -> dict:
+        """Async twin of ``reset_stats``."""
         return await self._acall("DELETE", "/stats")

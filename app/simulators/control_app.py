@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -12,27 +13,66 @@ from starlette.routing import Route
 
 from .faults import Fault
 
-if TYPE_CHECKING:
-    from .cluster import SimulatorCluster
+
+class Controlled(Protocol):
+    """What the control API drives (a SimulatorCluster)."""
+
+    @property
+    def base_urls(self) -> Mapping[str, str]:
+        """Each provider's base URL."""
+        ...
+
+    @property
+    def providers(self) -> list[str]:
+        """The provider names."""
+        ...
+
+    def faults(self) -> Mapping[str, Any]:
+        """Each provider's active fault, as JSON."""
+        ...
+
+    def set_fault(self, provider: str, fault: Fault) -> Fault:
+        """Install ``fault`` on ``provider``."""
+        ...
+
+    def clear_faults(self, provider: str | None = None) -> None:
+        """Remove one provider's fault, or every fault."""
+        ...
+
+    def stats(self) -> Mapping[str, Any]:
+        """Each provider's request stats, as JSON."""
+        ...
+
+    def reset_stats(self) -> None:
+        """Zero every provider's stats."""
+        ...
 
 
-def build_control_app(cluster: SimulatorCluster) -> Starlette:
-    def unknown(provider: str) -> JSONResponse:
-        return JSONResponse({"error": f"unknown provider {provider!r}", "providers": cluster.providers}, 404)
 
-    async def health(_: Request) -> JSONResponse:
+class _ControlRoutes:
+    """The control API's handlers, over one cluster."""
+
+    def __init__(self, cluster: Controlled) -> None:
+        self.cluster = cluster
+
+    def _unknown(self, provider: str) -> JSONResponse | None:
+        if provider in self.cluster.providers:
+            return None
+        return JSONResponse({"error": f"unknown provider {provider!r}", "providers": self.cluster.providers}, 404)
+
+    async def health(self, _: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    async def providers(_: Request) -> JSONResponse:
-        return JSONResponse(cluster.base_urls)
+    async def providers(self, _: Request) -> JSONResponse:
+        return JSONResponse(dict(self.cluster.base_urls))
 
-    async def get_faults(_: Request) -> JSONResponse:
-        return JSONResponse(cluster.faults())
+    async def get_faults(self, _: Request) -> JSONResponse:
+        return JSONResponse(dict(self.cluster.faults()))
 
-    async def put_fault(request: Request) -> JSONResponse:
+    async def put_fault(self, request: Request) -> JSONResponse:
         provider = request.path_params["provider"]
-        if provider not in cluster.providers:
-            return unknown(provider)
+        if (unknown := self._unknown(provider)) is not None:
+            return unknown
         try:
             fault = Fault.model_validate_json(await request.body() or b"{}")
         except ValidationError as exc:
@@ -40,36 +80,40 @@ def build_control_app(cluster: SimulatorCluster) -> Starlette:
                 {"error": "invalid fault", "detail": exc.errors(include_url=False, include_context=False)},
                 422,
             )
-        cluster.set_fault(provider, fault)
-        return JSONResponse(cluster.faults()[provider])
+        self.cluster.set_fault(provider, fault)
+        return JSONResponse(self.cluster.faults()[provider])
 
-    async def delete_fault(request: Request) -> JSONResponse:
+    async def delete_fault(self, request: Request) -> JSONResponse:
         provider = request.path_params["provider"]
-        if provider not in cluster.providers:
-            return unknown(provider)
-        cluster.clear_faults(provider)
+        if (unknown := self._unknown(provider)) is not None:
+            return unknown
+        self.cluster.clear_faults(provider)
         return JSONResponse({"cleared": [provider]})
 
-    async def delete_faults(_: Request) -> JSONResponse:
-        cluster.clear_faults()
-        return JSONResponse({"cleared": cluster.providers})
+    async def delete_faults(self, _: Request) -> JSONResponse:
+        self.cluster.clear_faults()
+        return JSONResponse({"cleared": self.cluster.providers})
 
-    async def get_stats(_: Request) -> JSONResponse:
-        return JSONResponse(cluster.stats())
+    async def get_stats(self, _: Request) -> JSONResponse:
+        return JSONResponse(dict(self.cluster.stats()))
 
-    async def delete_stats(_: Request) -> JSONResponse:
-        cluster.reset_stats()
-        return JSONResponse({"reset": cluster.providers})
+    async def delete_stats(self, _: Request) -> JSONResponse:
+        self.cluster.reset_stats()
+        return JSONResponse({"reset": self.cluster.providers})
 
+
+def build_control_app(cluster: Controlled) -> Starlette:
+    """The control API (faults and stats of every simulated provider) as an ASGI app."""
+    r = _ControlRoutes(cluster)
     return Starlette(
         routes=[
-            Route("/health", health, methods=["GET"]),
-            Route("/providers", providers, methods=["GET"]),
-            Route("/faults", get_faults, methods=["GET"]),
-            Route("/faults", delete_faults, methods=["DELETE"]),
-            Route("/faults/{provider}", put_fault, methods=["PUT"]),
-            Route("/faults/{provider}", delete_fault, methods=["DELETE"]),
-            Route("/stats", get_stats, methods=["GET"]),
-            Route("/stats", delete_stats, methods=["DELETE"]),
+            Route("/health", r.health, methods=["GET"]),
+            Route("/providers", r.providers, methods=["GET"]),
+            Route("/faults", r.get_faults, methods=["GET"]),
+            Route("/faults", r.delete_faults, methods=["DELETE"]),
+            Route("/faults/{provider}", r.put_fault, methods=["PUT"]),
+            Route("/faults/{provider}", r.delete_fault, methods=["DELETE"]),
+            Route("/stats", r.get_stats, methods=["GET"]),
+            Route("/stats", r.delete_stats, methods=["DELETE"]),
         ]
     )

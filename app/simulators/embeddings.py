@@ -29,7 +29,7 @@ def _vector(text: str, dim: int) -> np.ndarray:
     return vec
 
 
-def embedding_vector(text: str, dim: int) -> list[float]:
+def _embedding_vector(text: str, dim: int) -> list[float]:
     return np.round(_vector(text, dim), 8).tolist()
 
 
@@ -37,10 +37,11 @@ def _encoded(text: str, dim: int, encoding_format: str) -> list[float] | str:
     if encoding_format == "base64":
         # The OpenAI SDK asks for base64 by default: little-endian float32, like the real API.
         return base64.b64encode(_vector(text, dim).astype("<f4").tobytes()).decode("ascii")
-    return embedding_vector(text, dim)
+    return _embedding_vector(text, dim)
 
 
 def normalise_inputs(raw: Any) -> list[str] | None:
+    """The texts of an embeddings request's ``input``; None when it is not a string or a list of strings."""
     if isinstance(raw, str):
         return [raw]
     if isinstance(raw, list) and raw and all(isinstance(x, str) for x in raw):
@@ -49,6 +50,11 @@ def normalise_inputs(raw: Any) -> list[str] | None:
 
 
 def embeddings_response(model: str, inputs: list[str], dimensions: Any, encoding_format: Any) -> dict:
+    """OpenAI's embeddings answer: a deterministic unit vector per text.
+
+    ``dimensions`` shortens the vectors (when smaller than the model's); ``encoding_format`` is ``float``
+    or ``base64``.
+    """
     dim = embedding_dim(model)
     if isinstance(dimensions, int) and not isinstance(dimensions, bool) and 0 < dimensions < dim:
         dim = dimensions

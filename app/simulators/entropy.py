@@ -33,14 +33,17 @@ def seeded(*request_parts: str) -> Iterator[None]:
 
 
 def token_hex(nbytes: int) -> str:
+    """Like ``secrets.token_hex``, or derived from the request inside ``seeded``."""
     generator = _generator.get()
     return secrets.token_hex(nbytes) if generator is None else generator.randbytes(nbytes).hex()
 
 
 def uuid4() -> str:
+    """A random uuid4 string, or one derived from the request inside ``seeded``."""
     generator = _generator.get()
     return str(uuid.uuid4() if generator is None else uuid.UUID(bytes=generator.randbytes(16), version=4))
 
 
 def timestamp() -> int:
+    """The current Unix time, or a fixed one inside ``seeded``."""
     return int(time.time()) if _generator.get() is None else STABLE_TIMESTAMP

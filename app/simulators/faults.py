@@ -58,10 +58,12 @@ class FaultSlot:
         self.applied = 0
 
     def set(self, fault: Fault | None) -> None:
+        """Make ``fault`` the active one (None: no fault), with its ``times`` as the remaining uses."""
         self.fault = fault
         self.remaining = fault.times if fault is not None else None
 
     def clear(self) -> None:
+        """Remove the active fault."""
         self.set(None)
 
     def take(self) -> Fault | None:
@@ -78,6 +80,7 @@ class FaultSlot:
         return fault
 
     def snapshot(self) -> dict | None:
+        """The active fault as JSON with its remaining uses; None when there is none."""
         if self.fault is None:
             return None
         return {**self.fault.model_dump(), "remaining": self.remaining}

@@ -26,15 +26,17 @@ USAGE_ON_FINISH_CHUNK = frozenset({"deepseek", "mistral", "together", "perplexit
 SENDS_DONE = frozenset({"openai", "deepseek", "groq", "mistral", "together"})
 
 
-def event_end(provider: str) -> bytes:
+def _event_end(provider: str) -> bytes:
     return b"\r\n\r\n" if provider == "perplexity" else b"\n\n"
 
 
 def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON, as providers send it."""
     return _DUMP(obj).encode("utf-8")
 
 
 def new_id(provider: str) -> str:
+    """A completion id in ``provider``'s own format."""
     if provider in ("openai", "groq"):
         return "chatcmpl-" + entropy.token_hex(12)
     if provider in ("deepseek", "perplexity"):
@@ -85,6 +87,7 @@ def error_body(provider: str, status: int, message: str) -> dict:
 
 
 def missing_key_message(provider: str) -> str:
+    """What ``provider`` says when a request has no API key."""
     if provider == "openai":
         return (
             "You didn't provide an API key. You need to provide your API key in an Authorization "
@@ -96,7 +99,7 @@ def missing_key_message(provider: str) -> str:
 # ---------------------------------------------------------------- usage
 
 
-def usage(provider: str, prompt: int, completion: int) -> dict:
+def _usage(provider: str, prompt: int, completion: int) -> dict:
     base: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -141,6 +144,7 @@ def _citations(query: str) -> tuple[list[str], list[dict]]:
 
 
 def chat_completion(provider: str, model: str, answer: Answer, prompt: int, query: str) -> dict:
+    """``provider``'s non-stream chat completion, with its provider-specific fields."""
     finish = "length" if answer.truncated else "stop"
     message: dict[str, Any] = {"role": "assistant", "content": answer.text}
     if provider == "openai":
@@ -154,7 +158,7 @@ def chat_completion(provider: str, model: str, answer: Answer, prompt: int, quer
         "created": entropy.timestamp(),
         "model": model,
         "choices": [choice],
-        "usage": usage(provider, prompt, answer.completion_tokens),
+        "usage": _usage(provider, prompt, answer.completion_tokens),
     }
     if provider in ("openai", "deepseek", "groq"):
         body["system_fingerprint"] = "fp_simulated"
@@ -186,8 +190,8 @@ def stream_events(
         extra["citations"], extra["search_results"] = _citations(query)
     if provider == "openai" and include_usage:
         extra["usage"] = None  # OpenAI marks every non-final chunk this way once usage is requested
-    final_usage = usage(provider, prompt, answer.completion_tokens)
-    end = event_end(provider)
+    final_usage = _usage(provider, prompt, answer.completion_tokens)
+    end = _event_end(provider)
 
     def chunk(delta: dict, finish: str | None, **more: Any) -> bytes:
         obj = {
@@ -236,7 +240,8 @@ MALFORMED_JSON = b'{"id": "sim-malformed", "object": "chat.completion", "choices
 
 
 def malformed_stream(provider: str) -> list[bytes]:
-    end = event_end(provider)
+    """A stream whose first event is cut JSON (the ``malformed`` fault)."""
+    end = _event_end(provider)
     events = [b'data: {"id": "sim-malformed", "choices": [{"delta": ' + end]
     if provider in SENDS_DONE:
         events.append(b"data: [DONE]" + end)
@@ -255,6 +260,7 @@ _OWNERS = {
 
 
 def models_list(provider: str, models: tuple[str, ...]) -> Any:
+    """``provider``'s ``GET /models`` answer (Together's is a bare list)."""
     created = 1_700_000_000
     if provider == "together":
         # Together answers a bare JSON array, not OpenAI's {"object": "list"} envelope.

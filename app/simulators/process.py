@@ -20,6 +20,8 @@ from .control import SimulatorControl
 
 
 class SimulatorProcess:
+    """The simulators running in a child process: their URLs and a control client."""
+
     def __init__(self, proc: subprocess.Popen, control_url: str, base_urls: dict[str, str]) -> None:
         self.proc = proc
         self.pid = proc.pid
@@ -28,6 +30,7 @@ class SimulatorProcess:
         self.control = SimulatorControl(control_url)
 
     def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop the child (killed after ``timeout`` s); its exit code."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

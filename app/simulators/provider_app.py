@@ -44,6 +44,8 @@ class Reply:
 
 @dataclass(slots=True)
 class Request:
+    """One request as a handler sees it; ``path`` is relative to the provider's prefix."""
+
     method: str
     path: str  # relative to the provider prefix
     headers: dict[str, str]
@@ -51,6 +53,7 @@ class Request:
 
     @property
     def streaming(self) -> bool:
+        """True when the JSON body asks for a stream."""
         return isinstance(self.payload, dict) and self.payload.get("stream") is True
 
 
@@ -58,6 +61,8 @@ Handler = Callable[[Request], Awaitable[Reply]]
 
 
 class ProviderApp:
+    """The ASGI app of one simulated provider: its endpoints, its faults and its stats."""
+
     def __init__(self, spec: ProviderSpec, slot: FaultSlot, stats: ProviderStats, stable_ids: bool = False) -> None:
         self.spec = spec
         self.stable_ids = stable_ids
@@ -79,34 +84,17 @@ class ProviderApp:
     # ------------------------------------------------------------ ASGI entry
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """Serve one HTTP request, applying the provider's current fault to POST endpoints."""
         if scope["type"] != "http":
             return
         try:
             body = await _read_body(receive)
         except _ClientGone:
             return
-        path = scope["path"]
-        sub = path.removeprefix(self._prefix)
-        if sub == "":
-            sub = "/"
-        headers: dict[str, str] = {}
-        names: list[str] = []
-        for raw_name, raw_value in scope["headers"]:
-            name = raw_name.decode("latin-1").lower()
-            names.append(name)
-            headers[name] = raw_value.decode("latin-1")
-        payload: Any = None
-        if body:
-            try:
-                payload = json.loads(body)
-            except ValueError:
-                payload = _INVALID
-        self.stats.record(sub, names, None if payload is _INVALID else payload)
-        req = Request(scope["method"], sub, headers, payload)
-
-        handler = self._routes.get((req.method, sub))
+        req = self._request(scope, body)
+        handler = self._routes.get((req.method, req.path))
         if handler is None:
-            await self._send(send, self._error(404, f"Invalid URL ({req.method} {path})"))
+            await self._send(send, self._error(404, f"Invalid URL ({req.method} {scope['path']})"))
             return
 
         fault = self.slot.take() if req.method == "POST" else None
@@ -124,7 +112,8 @@ class ProviderApp:
                 await self._send(send, self._malformed(req.streaming))
                 return
 
-        if self.stable_ids and isinstance(payload, dict):
+        if self.stable_ids and isinstance(req.payload, dict):
+            payload = req.payload
             with entropy.seeded(self.name, str(payload.get("model")), last_user_text(payload.get("messages"))):
                 reply = await handler(req)
         else:
@@ -134,6 +123,21 @@ class ProviderApp:
             await self._send_cut(scope, receive, send, reply, mode)
         else:
             await self._send(send, reply)
+
+    def _request(self, scope: dict, body: bytes) -> Request:
+        """The request as the handlers see it (path below the provider's prefix), counted in the stats."""
+        sub = scope["path"].removeprefix(self._prefix) or "/"
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            headers[raw_name.decode("latin-1").lower()] = raw_value.decode("latin-1")
+        payload: Any = None
+        if body:
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                payload = _INVALID
+        self.stats.record(sub, list(headers), None if payload is _INVALID else payload)
+        return Request(scope["method"], sub, headers, payload)
 
     # ------------------------------------------------------------ wire helpers
 

@@ -15,6 +15,8 @@ Wire = Literal["openai", "anthropic"]
 
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
+    """One simulated provider: its wire protocol, its models and its embedding models."""
+
     name: str
     wire: Wire
     # Model ids listed by GET /models. Requests naming other models are still served:
@@ -25,10 +27,12 @@ class ProviderSpec:
 
     @property
     def prefix(self) -> str:
+        """The path its endpoints live under (``/<name>/v1``)."""
         return f"/{self.name}/v1"
 
     @property
     def has_embeddings(self) -> bool:
+        """True when it serves ``/embeddings``."""
         return bool(self.embedding_models)
 
 
@@ -109,4 +113,5 @@ DEFAULT_EMBEDDING_DIM = 1536
 
 
 def embedding_dim(model: str) -> int:
+    """The vector size of ``model`` (1536 for a model no provider lists)."""
     return KNOWN_EMBEDDING_DIMS.get(model, DEFAULT_EMBEDDING_DIM)

@@ -22,6 +22,8 @@ _BACKLOG = 1024
 
 
 class HttpListener:
+    """An ASGI app on one port whose listening socket can be closed and reopened (for faults)."""
+
     def __init__(self, app: Any, host: str, port: int = 0) -> None:
         self.host = host
         self.port = port
@@ -47,7 +49,8 @@ class HttpListener:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _protocol(self) -> asyncio.Protocol:
-        return self.config.http_protocol_class(config=self.config, server_state=self.state, app_state={})
+        protocol_class: Any = self.config.http_protocol_class  # uvicorn's classes take these keywords
+        return protocol_class(config=self.config, server_state=self.state, app_state={})
 
     def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
@@ -64,12 +67,14 @@ class HttpListener:
         return sock
 
     async def start(self) -> None:
+        """Bind the port (0 picks a free one, then stored in ``port``) and start serving."""
         self._loop = asyncio.get_running_loop()
         sock = self._bind()
         self._server = await self._loop.create_server(self._protocol, sock=sock)
 
     @property
     def listening(self) -> bool:
+        """True while the port accepts connections (or is being reopened)."""
         return self._server is not None or self._opening is not None
 
     def stop_listening(self) -> None:
@@ -106,6 +111,7 @@ class HttpListener:
 
     async def _serve(self) -> None:
         sock, self._pending_sock = self._pending_sock, None
+        assert sock is not None, "_serve runs once per _bind"
         # start_serving=False makes create_server return without suspending, so a concurrent
         # stop_listening() always finds either the pending socket or the server to close.
         server = await asyncio.get_running_loop().create_server(
@@ -118,13 +124,15 @@ class HttpListener:
             self._opening = None
 
     def transport_for(self, scope: dict) -> asyncio.Transport | None:
+        """The transport of the connection serving ``scope``; None if it has gone."""
         client = scope.get("client")
         for conn in self.state.connections:
-            if conn.client == client:
-                return conn.transport
+            if getattr(conn, "client", None) == client:
+                return getattr(conn, "transport", None)
         return None
 
     async def stop(self, grace: float = 1.0) -> None:
+        """Close the port and the connections; requests in flight get ``grace`` seconds."""
         if self._opening is not None:
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await self._opening

@@ -10,12 +10,15 @@ from typing import Any
 
 
 class ProviderStats:
+    """What one provider has been asked: requests per path and the last request (header names only)."""
+
     __slots__ = ("last_body", "last_headers", "last_path", "requests", "total")
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
+        """Forget every request seen so far."""
         self.requests: dict[str, int] = {}
         self.total = 0
         self.last_path: str | None = None
@@ -23,6 +26,7 @@ class ProviderStats:
         self.last_body: Any = None
 
     def record(self, path: str, header_names: list[str], body: Any) -> None:
+        """Count one request to ``path`` and keep it as the last one."""
         self.requests[path] = self.requests.get(path, 0) + 1
         self.total += 1
         self.last_path = path
@@ -30,6 +34,7 @@ class ProviderStats:
         self.last_body = body
 
     def snapshot(self, faults_applied: int) -> dict:
+        """The stats as JSON, with how many faults were applied."""
         return {
             "requests": dict(self.requests),
             "total": self.total,

@@ -1,0 +1,1 @@
+"""Sophia: the business agents (market, sales, customer success, finance) and their factory."""

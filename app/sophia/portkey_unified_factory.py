@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from app.agents.base import Agent, AgentFactoryBase, FactorySlot, check_max_tokens, check_text
+from app.agents.base import Agent, AgentFactoryBase, check_max_tokens, check_text
+from app.agents.memory import remember_insight
 from app.agents.prompts import sophia_prompt
 from app.agents.results import BusinessInsight, ExecutionResult, parse_insight
 from app.core.errors import InvalidRequestError
-from app.memory.agents import remember_insight
+from app.runtime import FactorySlot
 
 __all__ = ["BusinessAgentRole", "BusinessInsight", "ExecutionResult", "SophiaFactory", "get_portkey_sophia_factory"]
 
@@ -27,6 +28,8 @@ MAX_CONTEXT = 50_000
 
 
 class BusinessAgentRole(str, Enum):
+    """The roles of Sophia agents; each has its own prompt and provider chain."""
+
     MARKET_ANALYST = "market_analyst"
     SALES_STRATEGIST = "sales_strategist"
     CUSTOMER_SUCCESS = "customer_success"
@@ -34,19 +37,31 @@ class BusinessAgentRole(str, Enum):
 
 
 class SophiaFactory(AgentFactoryBase):
+    """Creates Sophia agents and answers business questions as structured insights."""
+
     domain = "sophia"
     role_enum = BusinessAgentRole
 
     def system_prompt(self, role: str, name: str, focus: str) -> str:
+        """The Sophia prompt of ``role`` for an agent named ``name`` in ``focus`` (its business domain)."""
         return sophia_prompt(role, name, focus)
 
     async def create_business_agent(self, name: str, role: BusinessAgentRole | str,
                                     business_domain: str = "general") -> Agent:
+        """Register a Sophia agent (or return the one of that name).
+
+        Raises ``InvalidRequestError`` for an unknown role or a name taken by another role.
+        """
         return await self._create(name, role, business_domain, "business_domain")  # into sophia_knowledge
 
     async def generate_business_insight(self, agent: Agent, query: str,
                                         context: Mapping[str, Any] | None = None,
                                         max_tokens: int = 2000, **params: Any) -> BusinessInsight:
+        """Answer ``query`` given ``context`` (JSON-serialisable) as ``agent``.
+
+        The insight is recorded in ``sophia_knowledge`` when memory is on. Raises ``InvalidRequestError``
+        for bad input and the manager's errors for a failed call.
+        """
         agent = self._check_agent(agent)
         query = check_text(query, "query", MAX_QUERY)
         max_tokens = check_max_tokens(max_tokens)

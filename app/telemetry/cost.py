@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from app.agents.pricing import cost_usd
+from app.core.pricing import cost_usd
 
 
 @lru_cache(maxsize=4096)
 def call_cost(provider: str, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """``cost_usd`` of a call, remembered for the next observer of the same call; None when unpriced."""
     return cost_usd(provider, model, prompt_tokens, completion_tokens)

@@ -11,7 +11,10 @@ from app.telemetry.cost import call_cost
 
 
 class TelemetryObserver:
+    """The manager observer that updates the Prometheus metrics: requests, latency, tokens, cost..."""
+
     def __call__(self, record: CallRecord) -> None:
+        """Count one finished call; a cache hit counts as a request but adds no tokens or cost."""
         routing = record.routing
         attempts = routing.attempts if routing else getattr(record.error, "attempts", ())
         for attempt in attempts:
@@ -26,8 +29,8 @@ class TelemetryObserver:
         metrics.REQUESTS.labels(record.kind, provider, model, "ok").inc()
         metrics.LATENCY.labels(record.kind, provider, model).observe(record.latency_ms / 1000)
         if routing.fallback_used:
-            requested = record.chain[0].split("/", 1)[0] if record.chain else ""
-            metrics.FALLBACKS.labels(requested, provider).inc()
+            primary = record.chain[0].split("/", 1)[0] if record.chain else ""
+            metrics.FALLBACKS.labels(primary, provider).inc()
         usage = routing.usage
         if routing.cached:
             return  # a cached answer costs nothing and used no provider tokens

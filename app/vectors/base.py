@@ -47,6 +47,8 @@ class VectorStoreError(SophiaError):
 
 @dataclass(frozen=True, slots=True)
 class Point:
+    """A vector to store, with the payload fields it can be filtered on."""
+
     id: str
     """A UUID string; derive it from content (uuid5) so a rewrite replaces instead of duplicating."""
     vector: Sequence[float]
@@ -55,12 +57,16 @@ class Point:
 
 @dataclass(frozen=True, slots=True)
 class Record:
+    """A stored point without its vector (what ``get`` and ``scroll`` return)."""
+
     id: str
     payload: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
+    """A search result: a stored point and how close it is to the query."""
+
     id: str
     score: float
     """Cosine similarity, higher is closer (1.0 is the same direction)."""
@@ -68,12 +74,14 @@ class Hit:
 
 
 def check_collection(name: Any) -> str:
+    """``name`` if it is a valid collection name (lower-case, at most 63 characters); raises otherwise."""
     if not isinstance(name, str) or not _COLLECTION.match(name):
         raise InvalidRequestError(f"collection name {name!r} must match {_COLLECTION.pattern}")
     return name
 
 
 def check_filter(where: Filter | None) -> dict[str, Scalar]:
+    """The filter as a dict ({} for None); raises for reserved or invalid fields and non-scalar values."""
     if where is None:
         return {}
     if not isinstance(where, Mapping):
@@ -87,6 +95,7 @@ def check_filter(where: Filter | None) -> dict[str, Scalar]:
 
 
 def check_vector(vector: Any, dimension: int | None = None) -> list[float]:
+    """The vector as finite floats (``dimension`` of them, if given); else ``InvalidRequestError``."""
     try:
         values = [float(v) for v in vector]
     except (TypeError, ValueError):
@@ -99,6 +108,7 @@ def check_vector(vector: Any, dimension: int | None = None) -> list[float]:
 
 
 def check_point(point: Any) -> Point:
+    """A copy of ``point`` with its id, vector and payload field names checked."""
     if not isinstance(point, Point):
         raise InvalidRequestError(f"expected a Point, got {type(point).__name__}")
     bad = [k for k in point.payload if not isinstance(k, str) or not _FIELD.match(k) or k in RESERVED_FIELDS]
@@ -108,6 +118,7 @@ def check_point(point: Any) -> Point:
 
 
 def check_id(value: Any) -> str:
+    """The id in canonical UUID form; raises ``InvalidRequestError`` for anything that is not a UUID."""
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
@@ -115,6 +126,7 @@ def check_id(value: Any) -> str:
 
 
 def check_limit(limit: Any) -> int:
+    """``limit`` if it is an integer from 1 to ``MAX_LIMIT``; raises ``InvalidRequestError`` otherwise."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequestError(f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
     return limit
@@ -234,6 +246,7 @@ class VectorStore(ABC):
         return existing
 
     async def upsert(self, collection: str, points: Sequence[Point]) -> None:
+        """Write the points, replacing those whose ids exist; the collection must have been ensured."""
         check_collection(collection)
         checked = [check_point(p) for p in points]
         if not checked:
@@ -278,6 +291,7 @@ class VectorStore(ABC):
         await self._run("delete", self._delete, collection, id_list, where)
 
     async def count(self, collection: str, where: Filter | None = None) -> int:
+        """How many points match ``where`` (all of them for None)."""
         check_collection(collection)
         self._dimension(collection)
         return await self._run("count", self._count, collection, check_filter(where))

@@ -12,6 +12,8 @@ from types import MappingProxyType
 
 @dataclass(frozen=True, slots=True)
 class CollectionSpec:
+    """One collection of the spec: its name, what it is for and what its payloads hold."""
+
     name: str
     description: str
     payload: MappingProxyType[str, str]

@@ -18,6 +18,8 @@ from app.vectors.base import Hit, Scalar
 
 
 class LocalIndex:
+    """The vectors (normalised for cosine) and payloads of one collection, in numpy arrays."""
+
     def __init__(self, dimension: int) -> None:
         self._dimension = dimension
         self._vectors = np.empty((64, dimension), dtype=np.float32)
@@ -29,6 +31,7 @@ class LocalIndex:
         return len(self._ids)
 
     def upsert(self, points: Iterable[tuple[str, Sequence[float], Mapping[str, Any]]]) -> None:
+        """Add the ``(id, vector, payload)`` points, replacing those whose ids are known."""
         for point_id, vector, payload in points:
             row = np.asarray(vector, dtype=np.float32)
             norm = float(np.linalg.norm(row))
@@ -46,6 +49,7 @@ class LocalIndex:
             self._vectors[at] = row
 
     def delete(self, ids: Iterable[str]) -> None:
+        """Forget these ids; unknown ones are skipped."""
         for point_id in ids:
             at = self._rows.pop(point_id, None)
             if at is None:
@@ -59,15 +63,17 @@ class LocalIndex:
             self._ids.pop()
             self._payloads.pop()
 
-    def matching(self, where: Mapping[str, Scalar]) -> list[int]:
+    def _matching(self, where: Mapping[str, Scalar]) -> list[int]:
         items = tuple(where.items())
         return [i for i, p in enumerate(self._payloads) if all(p.get(k) == v for k, v in items)]
 
     def ids_matching(self, where: Mapping[str, Scalar]) -> list[str]:
-        return [self._ids[i] for i in self.matching(where)]
+        """The ids of the points whose payload holds every field of ``where``."""
+        return [self._ids[i] for i in self._matching(where)]
 
     def search(self, vector: Sequence[float], limit: int, where: Mapping[str, Scalar]) -> list[Hit]:
-        rows = np.asarray(self.matching(where), dtype=np.int64) if where else np.arange(len(self._ids))
+        """The ``limit`` points matching ``where`` closest to ``vector`` (cosine), closest first."""
+        rows = np.asarray(self._matching(where), dtype=np.int64) if where else np.arange(len(self._ids))
         if not len(rows):
             return []
         query = np.asarray(vector, dtype=np.float32)

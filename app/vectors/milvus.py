@@ -14,12 +14,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from app.core.errors import ConfigurationError
 from app.vectors.base import Hit, Point, Record, Scalar, VectorStore
 
 ID_LENGTH = 64
 
 
 def is_server_uri(uri: str) -> bool:
+    """True for a Milvus server URI; False for a Milvus Lite file path."""
     return uri.startswith(("http://", "https://", "tcp://", "unix://"))
 
 
@@ -33,6 +35,8 @@ def expression(where: dict[str, Scalar]) -> str:
 
 
 class MilvusStore(VectorStore):
+    """Collections in Milvus: Milvus Lite on a local ``.db`` file, or a server."""
+
     name = "milvus"
 
     def __init__(self, uri: str | os.PathLike[str], token: SecretStr | None = None,
@@ -50,7 +54,12 @@ class MilvusStore(VectorStore):
             self._secrets = (token.get_secret_value(),)
 
     def _open(self) -> Any:
-        from pymilvus import MilvusClient
+        try:
+            from pymilvus import MilvusClient
+        except ImportError:
+            raise ConfigurationError(
+                "Milvus needs the milvus extra: pip install -e '.[milvus]' (or use the default Qdrant store: "
+                "unset VECTOR_STORE and MILVUS_URI)", env_vars=["VECTOR_STORE", "MILVUS_URI"]) from None
 
         if not self._server:
             os.makedirs(os.path.dirname(self._uri), exist_ok=True)

@@ -1,22 +1,26 @@
 """Health probes for ``health_check()["vector_databases"]``: each store reports true/false with a reason.
 
+- redis: the cache's server at ``REDIS_URL`` (the spec lists it with the stores); else not configured.
 - qdrant: the server at ``QDRANT_URL``, else local mode at ``QDRANT_PATH`` (always configured).
+- weaviate: a server at ``WEAVIATE_URL`` only; otherwise "not configured".
 - milvus: configured when ``MILVUS_URI`` is set or ``VECTOR_STORE=milvus`` (Milvus Lite starts a
   child process, so an unused Milvus is not started just to be probed).
-- weaviate: a server at ``WEAVIATE_URL`` only; otherwise "not configured".
+
+The composition root hands ``store_probes(settings)`` to the health checker.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from app.vectors.registry import get_store
 
-if TYPE_CHECKING:
-    from app.health import StoreProbe
+StoreProbe = Callable[[], Awaitable[tuple[bool, str]]]
+"""Answers (ok, reason); may raise (the checker reports the exception as the reason)."""
 
 
-def _probe(settings: Any, kind: str) -> StoreProbe:
+def _store_probe(settings: Any, kind: str) -> StoreProbe:
     store = get_store(settings, kind)
 
     async def probe() -> tuple[bool, str]:
@@ -25,17 +29,26 @@ def _probe(settings: Any, kind: str) -> StoreProbe:
     return probe
 
 
-def qdrant_probe(settings: Any) -> StoreProbe | None:
-    return _probe(settings, "qdrant")
+def _redis_probe(url: str) -> StoreProbe:
+    async def probe() -> tuple[bool, str]:
+        import redis.asyncio as redis
+
+        client = redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            await client.ping()
+            return True, "PING answered"
+        finally:
+            await client.aclose()
+
+    return probe
 
 
-def milvus_probe(settings: Any) -> StoreProbe | None:
-    if not settings.milvus_uri and settings.vector_store != "milvus":
-        return None
-    return _probe(settings, "milvus")
-
-
-def weaviate_probe(settings: Any) -> StoreProbe | None:
-    if not settings.weaviate_url:
-        return None
-    return _probe(settings, "weaviate")
+def store_probes(settings: Any) -> dict[str, StoreProbe | None]:
+    """Every store the health check reports on: a probe, or None when it is not configured."""
+    use_milvus = bool(settings.milvus_uri) or settings.vector_store == "milvus"
+    return {
+        "redis": _redis_probe(settings.redis_url) if settings.redis_url else None,
+        "qdrant": _store_probe(settings, "qdrant"),
+        "weaviate": _store_probe(settings, "weaviate") if settings.weaviate_url else None,
+        "milvus": _store_probe(settings, "milvus") if use_milvus else None,
+    }

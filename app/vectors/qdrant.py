@@ -23,6 +23,8 @@ _LOCKED_HINT = "another process holds this Qdrant folder; use one process per fo
 
 
 class QdrantStore(VectorStore):
+    """Collections in Qdrant: local mode on a folder (one process per folder), or a server."""
+
     name = "qdrant"
 
     def __init__(self, *, path: str | os.PathLike[str] | None = None, url: str | None = None,

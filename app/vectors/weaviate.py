@@ -17,10 +17,13 @@ from app.vectors.base import Hit, Point, Record, Scalar, VectorStore
 
 
 def class_name(collection: str) -> str:
+    """Weaviate's name for ``collection`` (its first letter capitalised)."""
     return collection[:1].upper() + collection[1:]
 
 
 class WeaviateStore(VectorStore):
+    """Collections in a Weaviate server; our vectors, no vectoriser."""
+
     name = "weaviate"
     kind = "weaviate"
 

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def e2e_env(gateway: Any, simulators: Any) -> dict[str, str]:
     """The sandbox's variables, every provider pointed at its simulator."""
-    return simulated_env(gateway.url, simulators.base_urls, environ={})
+    return simulated_env(gateway.url, simulators.base_urls)
 
 
 def make_settings(env: dict[str, str], **overrides: Any) -> Any:

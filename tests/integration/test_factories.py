@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.agents.roles import ROLE_CHAINS
 from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
 from app.core.manager import PortkeyManager
 from app.core.portkey_config import reset_portkey_manager
+from app.core.role_chains import ROLE_CHAINS
 from app.core.settings import load_settings
 from app.gateway import GatewayProcess
 from app.simulators import Fault
@@ -43,7 +43,7 @@ def test_examples_are_verbatim_from_the_spec():
 
 def test_spec_basic_completion_example(spec_env, simulators):
     namespace: dict = {}
-    exec(spec_examples.BASIC_COMPLETION, namespace)  # noqa: S102 - runs the spec's code as written
+    exec(spec_examples.BASIC_COMPLETION, namespace)
     response = namespace["response"]
     assert response.choices[0].message.content.startswith("[openai/gpt-4-turbo]")
     assert simulators.control.stats()["openai"]["last_body"]["temperature"] == 0.7

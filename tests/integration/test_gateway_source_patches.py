@@ -106,12 +106,11 @@ def copy_of_gateway(tmp_path: Path, entry_source: bytes) -> Path:
     return tmp_path
 
 
-def test_a_changed_gateway_file_stops_the_gateway_from_starting(tmp_path, monkeypatch):
+def test_a_changed_gateway_file_stops_the_gateway_from_starting(tmp_path):
     original = (gateway_dir() / ENTRY).read_bytes()
     changed = original.replace(b"setTimeout(e,25)", b"setTimeout(e,20)")
     assert changed != original
-    monkeypatch.setenv("SOPHIA_GATEWAY_DIR", str(copy_of_gateway(tmp_path / "gw", changed)))
-    process = GatewayProcess(log_path=tmp_path / "gateway.log")
+    process = GatewayProcess(log_path=tmp_path / "gateway.log", directory=copy_of_gateway(tmp_path / "gw", changed))
     with pytest.raises(RuntimeError, match="exited with 1 while starting"):
         process.start()
     log = (tmp_path / "gateway.log").read_text()

@@ -3,10 +3,10 @@ import pytest
 from app.agents.base import agent_id
 from app.agents.prompts import artemis_prompt, sophia_prompt
 from app.agents.results import ExecutionResult, parse_insight
-from app.agents.roles import ROLE_CHAINS
 from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
 from app.core.errors import ConfigurationError, InvalidRequestError
 from app.core.manager import PortkeyManager
+from app.core.role_chains import ROLE_CHAINS
 from app.core.settings import load_settings
 from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
 

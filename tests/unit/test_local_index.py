@@ -24,7 +24,7 @@ def test_mirror_matches_qdrant_filtered_search_through_upserts_and_deletes(qdran
     index = LocalIndex(16)
 
     def upsert(ids, vectors, agents):
-        points = [(i, v.tolist(), {"agent_id": a, "domain": "artemis"}) for i, v, a in zip(ids, vectors, agents)]
+        points = [(i, v.tolist(), {"agent_id": a, "domain": "artemis"}) for i, v, a in zip(ids, vectors, agents, strict=False)]
         client.upsert("m", wait=True, points=[models.PointStruct(id=i, vector=v, payload=p) for i, v, p in points])
         index.upsert(points)
 

@@ -7,9 +7,9 @@ import uuid
 from datetime import UTC, datetime
 
 from app.agents.base import Agent
+from app.agents.memory import recall_into, remember_exchange
 from app.embeddings.base import Embedder
 from app.memory import AgentMemory, BatchingEmbedder, MemoryRecord, memory_id
-from app.memory.agents import recall_into, remember_exchange
 from app.memory.prompting import HEADER, memory_block, with_memories
 from app.vectors.base import VectorStore
 
@@ -140,13 +140,14 @@ async def test_a_failed_store_is_left_alone_for_a_while_then_retried():
 
         _ensure = _search = _open
 
-    memory = AgentMemory(CountingBroken(), CountingEmbedder())
+    now = [0.0]
+    memory = AgentMemory(CountingBroken(), CountingEmbedder(), clock=lambda: now[0])
     agent = Agent(id="a", name="n", domain="artemis", role="code_reviewer", focus="python", system_prompt="S")
     try:
         for _ in range(3):
             await recall_into(memory, agent, [{"role": "user", "content": "q"}], "q")
         assert CountingBroken.opened == 1 and memory.degraded
-        memory.retry_at = 0.0  # the pause is over
+        now[0] += memory.outage.pause  # the pause is over
         await recall_into(memory, agent, [{"role": "user", "content": "q"}], "q")
         assert CountingBroken.opened == 2
     finally:

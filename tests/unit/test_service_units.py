@@ -7,11 +7,11 @@ import pytest
 from fastapi import FastAPI
 
 from app.core import errors as e
+from app.core.model_names import list_models, resolve_model
 from app.core.results import Attempt
 from app.core.settings import load_settings
 from app.service.config import ServiceConfig, is_loopback
 from app.service.errors import describe, error_body
-from app.service.models import list_models, resolve_model
 from app.service.security import Authenticator, BodyLimitMiddleware, Unauthorized
 
 
@@ -57,6 +57,7 @@ def test_model_list_marks_what_can_be_served():
     (e.UnknownProviderError("x", known=["groq"]), 404, "model_not_found"),
     (e.ProviderNotConfiguredError(["groq"], ["GROQ_API_KEY"]), 503, "provider_not_configured"),
     (e.GatewayUnavailableError("http://127.0.0.1:1/v1", "refused"), 503, "gateway_unavailable"),
+    (e.GatewayTimeoutError("http://127.0.0.1:1/v1", 60), 504, "gateway_timeout"),
     (e.RateLimitError("slow down", provider="groq"), 429, "provider_error"),
     (e.AuthenticationError("bad key", provider="groq"), 502, "provider_error"),
     (e.ProviderServerError("boom", provider="groq", status=503), 503, "provider_error"),

@@ -11,7 +11,7 @@ from app.core.settings import load_settings
 from app.vectors import COLLECTIONS, Point
 from app.vectors.base import check_collection, check_filter, check_id, check_limit, check_point, check_vector
 from app.vectors.milvus import expression, is_server_uri
-from app.vectors.probes import milvus_probe, qdrant_probe, weaviate_probe
+from app.vectors.probes import store_probes
 from app.vectors.registry import get_store, milvus_uri, qdrant_path
 from app.vectors.weaviate import class_name
 
@@ -112,19 +112,24 @@ def test_memory_and_store_settings_are_validated(monkeypatch):
 
 
 def test_probes_are_configured_only_where_a_store_is(tmp_path):
-    s = settings(sophia_data_dir=str(tmp_path))
-    assert qdrant_probe(s) is not None  # local mode is always there
-    assert milvus_probe(s) is None and weaviate_probe(s) is None
-    assert milvus_probe(settings(sophia_data_dir=str(tmp_path), vector_store="milvus")) is not None
-    assert weaviate_probe(settings(weaviate_url="http://127.0.0.1:8080")) is not None
+    probes = store_probes(settings(sophia_data_dir=str(tmp_path)))
+    assert list(probes) == ["redis", "qdrant", "weaviate", "milvus"]
+    assert probes["qdrant"] is not None  # local mode is always there
+    assert probes["redis"] is None and probes["milvus"] is None and probes["weaviate"] is None
+    assert store_probes(settings(sophia_data_dir=str(tmp_path), vector_store="milvus"))["milvus"] is not None
+    assert store_probes(settings(weaviate_url="http://127.0.0.1:8080"))["weaviate"] is not None
+    assert store_probes(settings(redis_url="redis://127.0.0.1:6379/0"))["redis"] is not None
 
 
-def test_the_process_memory_follows_the_settings(tmp_path):
-    from app.memory import default_memory
+def test_the_runtime_memory_follows_the_settings(tmp_path):
+    from app.runtime import build_runtime
 
-    assert default_memory(settings(memory_enabled=False)) is None
-    qdrant = default_memory(settings(sophia_data_dir=str(tmp_path), memory_top_k=2, memory_max_chars=500))
+    assert build_runtime(settings(memory_enabled=False)).memory is None
+    runtime = build_runtime(settings(sophia_data_dir=str(tmp_path), memory_top_k=2, memory_max_chars=500))
+    qdrant = runtime.memory
     assert qdrant.store.kind == "qdrant-local" and (qdrant.recall_limit, qdrant.recall_chars) == (2, 500)
-    assert default_memory(settings(sophia_data_dir=str(tmp_path), memory_top_k=2, memory_max_chars=500)) is qdrant
-    milvus = default_memory(settings(sophia_data_dir=str(tmp_path), vector_store="milvus"))
+    assert qdrant.embedder.inner is runtime.embedder  # one model for the cache and memory
+    again = build_runtime(settings(sophia_data_dir=str(tmp_path), memory_top_k=2, memory_max_chars=500))
+    assert again.memory.store is qdrant.store  # one client per folder: local mode locks it
+    milvus = build_runtime(settings(sophia_data_dir=str(tmp_path), vector_store="milvus")).memory
     assert milvus.store.kind == "milvus-lite" and milvus.store.location == str(tmp_path / "milvus.db")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.embeddings import LocalEmbedder, get_embedder
+from app.embeddings import LocalEmbedder
 from app.gateway.process import free_port
 from app.memory import AgentMemory, BatchingEmbedder
 from app.vectors.base import VectorStore
@@ -35,10 +35,8 @@ def closed_port() -> int:
 
 @pytest.fixture(scope="session")
 def local_embedder() -> LocalEmbedder:
-    """The process's embedder (shared with code under test, so the model loads once)."""
-    embedder = get_embedder()
-    assert isinstance(embedder, LocalEmbedder), "memory tests need the local embedder (unset EMBEDDINGS)"
-    return embedder
+    """The real local model, loaded once for the memory tests."""
+    return LocalEmbedder()
 
 
 @pytest.fixture(scope="module", params=ENGINES)

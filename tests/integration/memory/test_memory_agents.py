@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+from app.agents.knowledge import search_knowledge
 from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
 from app.core.portkey_config import reset_portkey_manager
-from app.memory import AgentMemory, BatchingEmbedder, reset_memory
-from app.memory.knowledge import search_knowledge
+from app.memory import AgentMemory, BatchingEmbedder
 from app.memory.prompting import HEADER
 from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
 from app.vectors.qdrant import QdrantStore
+from app.vectors.registry import close_stores
 from tests import spec_examples
 from tests.integration.memory.conftest import closed_port, open_engine
 
@@ -106,7 +107,7 @@ async def test_a_dead_store_costs_memory_not_the_request(make_manager, simulator
     artemis, sophia = ArtemisFactory(manager, memory=dead), SophiaFactory(manager, memory=dead)
     try:
         agent = await artemis.create_agent_with_portkey("Dead-mem", TechnicalAgentRole.CODE_REVIEWER, "python")
-        with caplog.at_level("WARNING", logger="app.memory.agents"):
+        with caplog.at_level("WARNING", logger="app.memory"):
             first = await artemis.execute_with_portkey(agent, "Review: print('hi')", max_tokens=20)
             second = await artemis.execute_with_portkey(agent, "Review: print('bye')", max_tokens=20)
         analyst = await sophia.create_business_agent("Dead-analyst", BusinessAgentRole.SALES_STRATEGIST, "retail")
@@ -145,7 +146,7 @@ def memory_env(monkeypatch, sandbox_env, tmp_path):
     reset_portkey_manager()
     yield tmp_path / "data"
     reset_portkey_manager()
-    reset_memory()
+    close_stores()
 
 
 def test_the_spec_example_remembers_by_default(memory_env, simulators):

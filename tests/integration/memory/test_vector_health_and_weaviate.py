@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from app.core.settings import load_settings
 from app.health import HealthChecker
 from app.vectors import Point
+from app.vectors.probes import store_probes
 from app.vectors.registry import close_stores
 from app.vectors.weaviate import WeaviateStore
 from tests.integration.memory.conftest import closed_port
@@ -33,7 +33,7 @@ async def test_health_reports_every_store_with_a_reason(tmp_path):
     settings = load_settings(_env_file=None, qdrant_path=str(tmp_path / "qdrant"), milvus_uri=str(tmp_path / "m.db"),
                              qdrant_api_key="qk-secret-value-123456")
     try:
-        stores = await HealthChecker(SimpleNamespace(settings=settings)).stores()
+        stores = await HealthChecker(None, store_probes(settings)).stores()
     finally:
         close_stores()
     assert stores["qdrant"].ok and f"local mode at {tmp_path / 'qdrant'}" in stores["qdrant"].reason
@@ -47,7 +47,7 @@ async def test_health_of_servers_that_are_down_names_the_problem_without_keys():
     settings = load_settings(_env_file=None, qdrant_url=f"http://127.0.0.1:{port}",
                              qdrant_api_key="qk-secret-value-123456", weaviate_url=f"http://127.0.0.1:{port}")
     try:
-        stores = await HealthChecker(SimpleNamespace(settings=settings), probe_timeout=5).stores()
+        stores = await HealthChecker(None, store_probes(settings), probe_timeout=5).stores()
     finally:
         close_stores()
     for name in ("qdrant", "weaviate"):

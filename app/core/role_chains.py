@@ -44,10 +44,12 @@ ROLE_CHAINS: dict[str, tuple[str, ...]] = {
 
 
 def role_key(domain: str, role: str) -> str:
+    """The ``domain/role`` key that role chains are listed under (the role lower-cased)."""
     return f"{domain}/{role.lower()}"
 
 
 def chain_for(domain: str, role: str, overrides: dict[str, list[str]] | None = None) -> tuple[str, ...]:
+    """The providers a role's calls go to, in order: the override for it if set, else the default chain."""
     key = role_key(domain, role)
     if overrides and key in overrides:
         return tuple(overrides[key])

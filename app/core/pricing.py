@@ -18,6 +18,10 @@ def _known(provider: str, model: str) -> bool:
 
 def cost_usd(provider: str, model: str, input_tokens: int, output_tokens: int, *, check: bool = True
              ) -> float | None:
+    """The call's cost in US dollars, or None when the model has no price entry.
+
+    ``check=False`` skips the remembered-miss shortcut (used to fill it).
+    """
     if check and not _known(provider, model):
         return None
     from genai_prices import Usage, calc_price  # 0.3 s to import: load on first priced call

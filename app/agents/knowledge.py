@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from app.agents.agent import Agent
+from app.agents.results import BusinessInsight
 from app.memory.models import utcnow
 from app.memory.store import AgentMemory
 from app.vectors.base import Filter, Hit, Point
 from app.vectors.collections import COLLECTIONS, DOMAIN_COLLECTIONS, SOPHIA_KNOWLEDGE
-
-if TYPE_CHECKING:
-    from app.agents.base import Agent
-    from app.agents.results import BusinessInsight
 
 _INSIGHT_NAMESPACE = uuid.UUID("3a0d7f5e-2c4b-4e1a-8f6d-9b7c5a3e1f02")
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.agents.roles import ROLE_CHAINS, chain_for
 from app.core.errors import InvalidRequestError
 from app.core.providers import PROVIDERS, get_provider
+from app.core.role_chains import ROLE_CHAINS, chain_for
 
 DOMAINS = ("artemis", "sophia")
 
 
 @dataclass(frozen=True, slots=True)
 class ModelRoute:
+    """The manager's arguments for a ``model`` name: provider, fallbacks and call metadata."""
+
     provider: str
     """What the manager gets as ``provider``: ``name`` or ``name/model``."""
     fallbacks: list[str] | None
@@ -26,6 +28,11 @@ class ModelRoute:
 
 
 def resolve_model(name: Any, settings: Any) -> ModelRoute:
+    """Route a ``<provider>/<model>`` or ``<domain>/<role>`` name.
+
+    Raises ``InvalidRequestError`` for an empty or unknown role name, ``UnknownProviderError`` for an
+    unknown provider; nothing is checked about keys yet.
+    """
     if not isinstance(name, str) or not name.strip():
         raise InvalidRequestError("model is required: '<provider>/<model>' (e.g. groq/llama-3.3-70b-versatile) "
                                   "or '<domain>/<role>' (e.g. artemis/code_reviewer)")
