@@ -5,19 +5,30 @@ PY := $(VENV)/bin/python
 SOPHIA := $(VENV)/bin/sophia
 PYTEST_ARGS ?=
 
-.PHONY: setup run demo test test-unit bench lint clean
+.PHONY: setup setup-dev run demo test test-unit bench lint clean
 
+# Each step says what it does; a step that is done is skipped (stamp files), so setup is idempotent.
+# `setup` is what running needs; `setup-dev` adds the test and lint tools and the Milvus extra.
 setup: $(VENV)/.installed gateway/node_modules/.installed
+	@echo "setup: ready ($(VENV) and gateway/node_modules are up to date)"
 
-# torch is pinned to the CPU build (2.13.0); pip takes it from the machine's wheel cache when present.
+setup-dev: setup $(VENV)/.installed-dev
+
 $(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,local]'
-	touch $@
+	@test -x $(PY) || { echo "setup: creating the virtualenv $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "setup: installing the package and its dependencies into $(VENV) (pip install -e .)"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	@echo "setup: installing the test and lint tools and the Milvus extra (pip install -e '.[dev,milvus]')"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,milvus]'
+	@touch $@
 
 gateway/node_modules/.installed: gateway/package.json gateway/package-lock.json
-	cd gateway && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	@echo "setup: installing the pinned Portkey gateway into gateway/node_modules (npm ci)"
+	@cd gateway && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # The service on embedded defaults: local gateway, simulators (SANDBOX) for every provider without a key
 # in .env or the environment, embedded cache and Qdrant, SQLite analytics. Prints the dashboard URL.
@@ -27,17 +38,17 @@ run: setup
 demo: setup
 	$(SOPHIA) sandbox --demo
 
-test: setup
+test: setup-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: setup
+test-unit: setup-dev
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-bench: setup
+bench: setup-dev
 	$(PY) -m bench.routing_overhead
 
 # Ruff over everything, and the type checker over the application (configuration in pyproject.toml).
-lint: setup
+lint: setup-dev
 	$(VENV)/bin/ruff check app tests bench scripts
 	$(VENV)/bin/mypy
 

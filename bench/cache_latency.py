@@ -1,6 +1,6 @@
 """Cache latency: exact hits (embedded, Redis) next to an uncached call, and semantic lookups at 10,000 entries.
 
-    .venv/bin/python -m bench.cache_latency [--requests 2000] [--entries 10000] [--torch-threads N]
+    .venv/bin/python -m bench.cache_latency [--requests 2000] [--entries 10000] [--threads N]
 
 Rows, each a sequential run through ``PortkeyManager.acreate_completion`` (validation, key hashing,
 lookup, result building included), against the sandbox (real gateway, simulated providers):
@@ -74,12 +74,13 @@ def throwaway_redis(url: str | None) -> Iterator[str | None]:
             process.wait()
 
 
-async def semantic_rows(settings: Any, manager_cls: Any, entries: int, requests: int) -> list[list[object]]:
+async def semantic_rows(settings: Any, manager_cls: Any, entries: int, requests: int,
+                        threads: int) -> list[list[object]]:
     from app.cache import MemoryBackend, ResponseCache, SemanticPolicy
     from app.cache.response_cache import semantic_question
     from app.embeddings.local import LocalEmbedder
 
-    embedder = LocalEmbedder()
+    embedder = LocalEmbedder(threads=threads)
     manager = manager_cls(settings)
     manager.cache = ResponseCache(MemoryBackend(), ttl=3600, policy=SemanticPolicy(everywhere=True),
                                   max_entries=2 * entries, embedder=embedder)
@@ -127,7 +128,7 @@ def _cells(result: dict[str, float]) -> list[object]:
     return [result["p50"], result["p99"], result["rps"], int(result["n"])]
 
 
-async def main(requests: int, entries: int, semantic_requests: int, redis_url: str | None) -> None:
+async def main(requests: int, entries: int, semantic_requests: int, redis_url: str | None, threads: int) -> None:
     from app.core.manager import PortkeyManager
     from app.core.settings import load_settings
     from app.sandbox import Sandbox
@@ -152,7 +153,7 @@ async def main(requests: int, entries: int, semantic_requests: int, redis_url: s
             shared = PortkeyManager(settings.model_copy(update={"redis_url": redis}))
             rows.append(["redis hit", "", *_cells(await timed(await call(shared), requests)), TARGETS["redis hit"]])
             await shared.aclose()
-        rows.extend(await semantic_rows(settings, PortkeyManager, entries, semantic_requests))
+        rows.extend(await semantic_rows(settings, PortkeyManager, entries, semantic_requests, threads))
         await embedded.aclose()
     print_table("Cache latency, sequential (ms, req/s)",
                 ["path", "entries", "p50 ms", "p99 ms", "req/s", "n", "target p50 ms"], rows)
@@ -164,11 +165,7 @@ if __name__ == "__main__":
     parser.add_argument("--entries", type=int, default=10_000, help="prompts in the semantic scope")
     parser.add_argument("--semantic-requests", type=int, default=200)
     parser.add_argument("--redis-url", default=None, help="use this Redis instead of a throwaway server")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch intra-op threads for the local embedder (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="onnxruntime intra-op threads of the local embedder (default 1, as in the app)")
     args = parser.parse_args()
-    if args.torch_threads:
-        import torch
-
-        torch.set_num_threads(args.torch_threads)
-    asyncio.run(main(args.requests, args.entries, args.semantic_requests, args.redis_url))
+    asyncio.run(main(args.requests, args.entries, args.semantic_requests, args.redis_url, args.threads))

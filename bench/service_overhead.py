@@ -18,27 +18,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-import httpx2
-
+from app.gateway.process import stop_process
+from bench.servers import start_http_server
 from bench.stats import print_table, timed
 
 
 def start_service(env: dict[str, str], port: int, workdir: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", "serve", "--port", str(port), "--log-level",
-                             "warning"], env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx2.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return proc
-        except httpx2.TransportError:
-            time.sleep(0.1)  # waiting for the port to open
-    proc.kill()
-    raise TimeoutError("service did not start")
+    return start_http_server([sys.executable, "-m", "app.cli.main", "serve", "--port", str(port), "--log-level",
+                              "warning"], env=env, cwd=workdir, ready_url=f"http://127.0.0.1:{port}/")
 
 
 async def main(requests: int, concurrency: int, rounds: int) -> None:
@@ -80,8 +70,7 @@ async def main(requests: int, concurrency: int, rounds: int) -> None:
                         results.setdefault((name, level), []).append(await timed(call, requests, level))
         finally:
             for proc in procs:
-                proc.terminate()
-                proc.wait(10)
+                stop_process(proc)
 
     def med(name: str, level: int, key: str) -> float:
         return statistics.median(r[key] for r in results[(name, level)])

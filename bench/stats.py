@@ -1,4 +1,8 @@
-"""Small helpers shared by the benchmarks: percentiles and table printing."""
+"""Small helpers shared by the benchmarks: percentiles and table printing.
+
+Only the standard library at import time: ``bench.peer_clients`` also runs these helpers in LiteLLM's
+own virtual environment, which has no ``rich``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,6 @@ import asyncio
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
-
-from rich.console import Console
-from rich.table import Table
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -31,6 +32,9 @@ def summary(latencies_ms: Sequence[float], wall_s: float) -> dict[str, float]:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=title)
     for column in columns:
         table.add_column(column, justify="right" if column != columns[0] else "left")

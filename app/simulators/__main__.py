@@ -28,6 +28,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=0,
         help="first provider port (providers use consecutive ports); 0 picks free ports",
     )
+    parser.add_argument(
+        "--stable-ids",
+        action="store_true",
+        help="the same request always gets the same ids and timestamps (for byte-exact comparisons)",
+    )
     return parser.parse_args(argv)
 
 
@@ -36,7 +41,9 @@ async def _serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    cluster = SimulatorCluster(host=args.host, port_base=args.port_base, control_port=args.control_port)
+    cluster = SimulatorCluster(
+        host=args.host, port_base=args.port_base, control_port=args.control_port, stable_ids=args.stable_ids
+    )
     await cluster.start()
     try:
         sys.stdout.write(

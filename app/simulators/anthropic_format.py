@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
+from . import entropy
 from .answers import Answer
 from .openai_format import dumps
 
@@ -35,7 +35,7 @@ def error_body(status: int, message: str) -> dict:
 
 def new_request_id() -> str:
     """An id shaped like Anthropic's ``request-id`` (``req_...``)."""
-    return "req_" + secrets.token_hex(12)
+    return "req_" + entropy.token_hex(12)
 
 
 def _stop_reason(answer: Answer) -> str:
@@ -45,7 +45,7 @@ def _stop_reason(answer: Answer) -> str:
 def message(model: str, answer: Answer, input_tokens: int) -> dict:
     """Anthropic's Messages API answer for ``answer``."""
     return {
-        "id": "msg_" + secrets.token_hex(12),
+        "id": "msg_" + entropy.token_hex(12),
         "type": "message",
         "role": "assistant",
         "model": model,
@@ -68,7 +68,7 @@ def _event(name: str, data: dict) -> bytes:
 def stream_events(model: str, answer: Answer, input_tokens: int) -> tuple[list[bytes], int]:
     """SSE events and the index of the first ``content_block_delta`` (where a cut happens)."""
     start: dict[str, Any] = {
-        "id": "msg_" + secrets.token_hex(12),
+        "id": "msg_" + entropy.token_hex(12),
         "type": "message",
         "role": "assistant",
         "model": model,

@@ -21,7 +21,8 @@ class SimulatorCluster:
     """Start with ``await cluster.start()`` (or ``async with``); ports 0 pick free ports.
 
     With ``port_base`` > 0, providers get consecutive ports in ``PROVIDER_NAMES`` order.
-    The control server is only started when ``control_port`` is not None.
+    The control server is only started when ``control_port`` is not None. With ``stable_ids`` the
+    same request always gets the same ids and timestamps (see :mod:`app.simulators.entropy`).
     """
 
     def __init__(
@@ -30,8 +31,10 @@ class SimulatorCluster:
         port_base: int = 0,
         control_port: int | None = None,
         providers: Iterable[str] = PROVIDER_NAMES,
+        stable_ids: bool = False,
     ) -> None:
         self.host = host
+        self._stable_ids = stable_ids
         self._port_base = port_base
         self._control_port = control_port
         names = list(providers)
@@ -59,7 +62,7 @@ class SimulatorCluster:
         self._loop = asyncio.get_running_loop()
         try:
             for index, name in enumerate(self._slots):
-                app = ProviderApp(PROVIDERS[name], self._slots[name], self._stats[name])
+                app = ProviderApp(PROVIDERS[name], self._slots[name], self._stats[name], self._stable_ids)
                 port = self._port_base + index if self._port_base else 0
                 listener = HttpListener(app, self.host, port)
                 app.transport_for = listener.transport_for

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
-import time
-import uuid
 from typing import Any
 
+from . import entropy
 from .answers import Answer
 
 _DUMP = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -40,10 +38,10 @@ def dumps(obj: Any) -> bytes:
 def new_id(provider: str) -> str:
     """A completion id in ``provider``'s own format."""
     if provider in ("openai", "groq"):
-        return "chatcmpl-" + secrets.token_hex(12)
+        return "chatcmpl-" + entropy.token_hex(12)
     if provider in ("deepseek", "perplexity"):
-        return str(uuid.uuid4())
-    return secrets.token_hex(16)
+        return entropy.uuid4()
+    return entropy.token_hex(16)
 
 
 # ---------------------------------------------------------------- errors
@@ -71,7 +69,7 @@ def error_body(provider: str, status: int, message: str) -> dict:
     code = _OPENAI_CODES.get(status)
     if provider == "mistral":
         if status == 401:
-            return {"message": "Unauthorized", "request_id": secrets.token_hex(16)}
+            return {"message": "Unauthorized", "request_id": entropy.token_hex(16)}
         return {
             "object": "error",
             "message": message,
@@ -157,7 +155,7 @@ def chat_completion(provider: str, model: str, answer: Answer, prompt: int, quer
     body: dict[str, Any] = {
         "id": new_id(provider),
         "object": "chat.completion",
-        "created": int(time.time()),
+        "created": entropy.timestamp(),
         "model": model,
         "choices": [choice],
         "usage": _usage(provider, prompt, answer.completion_tokens),
@@ -167,7 +165,7 @@ def chat_completion(provider: str, model: str, answer: Answer, prompt: int, quer
     if provider == "openai":
         body["service_tier"] = "default"
     elif provider == "groq":
-        body["x_groq"] = {"id": "req_" + secrets.token_hex(13)}
+        body["x_groq"] = {"id": "req_" + entropy.token_hex(13)}
     elif provider == "together":
         body["prompt"] = []
     elif provider == "perplexity":
@@ -184,7 +182,7 @@ def stream_events(
 ) -> list[bytes]:
     """SSE events, one per list item; item 0 is the first content-bearing chunk."""
     cid = new_id(provider)
-    created = int(time.time())
+    created = entropy.timestamp()
     extra: dict[str, Any] = {}
     if provider in ("openai", "deepseek", "groq"):
         extra["system_fingerprint"] = "fp_simulated"
@@ -209,7 +207,7 @@ def stream_events(
 
     pieces = answer.pieces()
     first_extra: dict[str, Any] = (
-        {"x_groq": {"id": "req_" + secrets.token_hex(13)}} if provider == "groq" else {}
+        {"x_groq": {"id": "req_" + entropy.token_hex(13)}} if provider == "groq" else {}
     )
     events = [chunk({"role": "assistant", "content": pieces[0]}, None, **first_extra)]
     events.extend(chunk({"content": p}, None) for p in pieces[1:])
@@ -219,7 +217,7 @@ def stream_events(
     if provider in USAGE_ON_FINISH_CHUNK:
         finish_more["usage"] = final_usage
     elif provider == "groq":
-        finish_more["x_groq"] = {"id": "req_" + secrets.token_hex(13), "usage": final_usage}
+        finish_more["x_groq"] = {"id": "req_" + entropy.token_hex(13), "usage": final_usage}
     events.append(chunk({}, finish, **finish_more))
 
     if include_usage:

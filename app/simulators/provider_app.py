@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import anthropic_format, openai_format
+from . import anthropic_format, entropy, openai_format
 from .answers import compose, last_user_text, prompt_tokens
 from .embeddings import embeddings_response, normalise_inputs
 from .faults import Fault, FaultSlot
@@ -63,8 +63,9 @@ Handler = Callable[[Request], Awaitable[Reply]]
 class ProviderApp:
     """The ASGI app of one simulated provider: its endpoints, its faults and its stats."""
 
-    def __init__(self, spec: ProviderSpec, slot: FaultSlot, stats: ProviderStats) -> None:
+    def __init__(self, spec: ProviderSpec, slot: FaultSlot, stats: ProviderStats, stable_ids: bool = False) -> None:
         self.spec = spec
+        self.stable_ids = stable_ids
         self.name = spec.name
         self.slot = slot
         self.stats = stats
@@ -111,7 +112,12 @@ class ProviderApp:
                 await self._send(send, self._malformed(req.streaming))
                 return
 
-        reply = await handler(req)
+        if self.stable_ids and isinstance(req.payload, dict):
+            payload = req.payload
+            with entropy.seeded(self.name, str(payload.get("model")), last_user_text(payload.get("messages"))):
+                reply = await handler(req)
+        else:
+            reply = await handler(req)
         mode = fault.mode if fault is not None else None
         if mode in ("cut_before_first_chunk", "cut_after_first_chunk"):
             await self._send_cut(scope, receive, send, reply, mode)

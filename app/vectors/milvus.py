@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from app.core.errors import ConfigurationError
 from app.vectors.base import Hit, Point, Record, Scalar, VectorStore
 
 ID_LENGTH = 64
@@ -53,7 +54,12 @@ class MilvusStore(VectorStore):
             self._secrets = (token.get_secret_value(),)
 
     def _open(self) -> Any:
-        from pymilvus import MilvusClient
+        try:
+            from pymilvus import MilvusClient
+        except ImportError:
+            raise ConfigurationError(
+                "Milvus needs the milvus extra: pip install -e '.[milvus]' (or use the default Qdrant store: "
+                "unset VECTOR_STORE and MILVUS_URI)", env_vars=["VECTOR_STORE", "MILVUS_URI"]) from None
 
         if not self._server:
             os.makedirs(os.path.dirname(self._uri), exist_ok=True)

@@ -623,3 +623,18 @@ def test_cli_exits_cleanly_on_sigint():
     sims.proc.send_signal(signal.SIGINT)
     assert sims.proc.wait(10) == 0
     sims.stop()
+
+
+# ---------------------------------------------------------------- stable ids
+
+
+@pytest.mark.parametrize("provider", ["openai", "groq", "perplexity", "anthropic"])
+async def test_stable_ids_give_the_same_request_the_same_bytes(http, provider):
+    async with SimulatorCluster(stable_ids=True) as stable, SimulatorCluster() as fresh:
+        first, again = [(await post_chat(http, stable, provider, stream=True)).content for _ in range(2)]
+        other = (await post_chat(http, stable, provider, stream=True, messages=[
+            {"role": "user", "content": "Something else"}])).content
+        unstable = [(await post_chat(http, fresh, provider, stream=True)).content for _ in range(2)]
+    assert first == again
+    assert other != first
+    assert unstable[0] != unstable[1]  # by default ids are fresh and `created` is the clock
