@@ -106,7 +106,7 @@ class Runtime:
                                  max_chars=settings.documents_max_chars, timeout=settings.documents_timeout)
 
     def factory(self, cls: type[F]) -> F:
-        """An agent factory of ``cls`` on this runtime's manager, memory, document grounding and health checker."""
+        """An agent factory of ``cls`` on this runtime's manager, memory, grounding and health checker."""
         return cls(self.manager, memory=self.memory, grounding=self.grounding, health=self.health)
 
     async def aclose(self) -> None:
@@ -148,8 +148,8 @@ def build_runtime(settings: Settings | None = None, *, transport: Transport | No
         return await documents.get().health()
 
     probes = {**store_probes(settings), "documents": documents_probe}
-    return Runtime(settings=settings, manager=manager, embedder=shared, vector_store=vector_store, memory=memory,
-                   health=HealthChecker(manager, probes), _documents=documents)
+    return Runtime(settings=settings, manager=manager, embedder=shared, vector_store=vector_store,
+                   memory=memory, health=HealthChecker(manager, probes), _documents=documents)
 
 
 _lock = threading.Lock()
@@ -185,7 +185,7 @@ class FactorySlot(Generic[F]):
         self._lock = threading.Lock()
 
     def get(self) -> F:
-        """The factory on the process's runtime (its manager, memory, document grounding and health checker)."""
+        """The factory on the process's runtime (its manager, memory, grounding and health checker)."""
         runtime = process_runtime()
         with self._lock:
             if self._built is None or self._built[0] is not runtime:

@@ -1,8 +1,8 @@
 """The factory logic both Artemis and Sophia share: registering agents and running them on their role's chain.
 
 A factory is handed its collaborators (the manager, agent memory, document grounding, the health
-checker) by the composition root (``app.runtime``); the spec's ``get_portkey_*_factory()`` getters build theirs
-from the process's runtime.
+checker) by the composition root (``app.runtime``); the spec's ``get_portkey_*_factory()`` getters
+build theirs from the process's runtime.
 """
 
 from __future__ import annotations
@@ -139,7 +139,8 @@ class AgentFactoryBase:
         exchange (the query and the answer) is remembered. Documents and memory never fail the call."""
         memory = self.memory
         if query is None:
-            query = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+            query = next((str(m.get("content") or "") for m in reversed(messages)
+                          if m.get("role") == "user"), "")
         citations: list[str] = []
         if self.grounding is not None and grounded(self.domain, agent.role):
             messages, citations = await ground_into(self.grounding, messages, query)

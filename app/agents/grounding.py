@@ -46,8 +46,8 @@ class DocumentGrounding:
         self.top_k = top_k
         self.max_chars = max_chars
         self.timeout = timeout
-        self.outage = Outage("document retrieval", RETRY_AFTER, log, consequence="grounded agents answer without "
-                             "documents", clock=clock)
+        self.outage = Outage("document retrieval", RETRY_AFTER, log,
+                             consequence="grounded agents answer without documents", clock=clock)
         """Down while the store or embedder is failing."""
         self._warm = False
 
@@ -90,6 +90,7 @@ def documents_block(hits: Sequence[DocumentHit], max_chars: int) -> tuple[str, l
 
 async def ground_into(grounding: DocumentGrounding, messages: Sequence[Mapping[str, Any]],
                       query: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """``messages`` with the chunks closest to ``query`` appended to the system prompt, and their citations."""
+    """``messages`` with the chunks closest to ``query`` appended to the system prompt, and their
+    citations."""
     block, cited = documents_block(await grounding.retrieve(query), grounding.max_chars)
     return with_system_block(messages, block), cited

@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     documents_top_k: int = Field(4, ge=0, le=20, description="chunks retrieved into a grounded agent's "
                                                              "prompt; 0 turns grounding off")
     documents_max_chars: int = Field(4000, ge=0, le=50_000, description="characters of chunks per prompt")
-    documents_timeout: float = Field(5.0, gt=0, le=120, description="seconds before retrieval gives up on a call")
+    documents_timeout: float = Field(5.0, gt=0, le=120,
+                                     description="seconds before retrieval gives up on a call")
 
     sophia_gateway_dir: str | None = Field(None, description="where the pinned gateway is installed "
                                                              "(default: the repository's gateway/)")

@@ -41,6 +41,7 @@ def backend_for(store: VectorStore) -> DocumentBackend:
 
 
 def build_document_store(settings: Any, embedder: Embedder) -> DocumentStore:
-    """The document store the settings name, embedding with ``embedder``; nothing is opened until first use."""
+    """The document store the settings name, embedding with ``embedder``; nothing is opened until first
+    use."""
     return DocumentStore(backend_for(get_store(settings, "weaviate" if settings.weaviate_url else "qdrant")),
                          embedder)

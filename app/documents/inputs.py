@@ -22,7 +22,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def check_source(source: Any) -> str:
-    """``source`` stripped; ``InvalidRequestError`` unless it is a non-empty printable name of 512 characters at most."""
+    """``source`` stripped; ``InvalidRequestError`` unless it is a printable name of 1 to 512 characters."""
     if not isinstance(source, str) or not source.strip():
         raise InvalidRequestError("source must be a non-empty string naming the document (e.g. its path)")
     source = source.strip()
@@ -74,7 +74,7 @@ def check_filters(filters: Any) -> dict[str, Scalar]:
 
 
 def check_query(query: Any, limit: Any, mode: Any) -> tuple[str, int, SearchMode]:
-    """The query stripped, the limit and the mode, each checked (``InvalidRequestError`` naming the bad one)."""
+    """The query stripped, the limit and the mode, each checked (``InvalidRequestError`` names a bad one)."""
     if not isinstance(query, str) or not query.strip():
         raise InvalidRequestError("query must be a non-empty string")
     if len(query) > MAX_QUERY:

@@ -81,7 +81,8 @@ async def documents_summary(store: DocumentStore) -> dict[str, Any]:
 @router.get("/api/dashboard", dependencies=[Depends(authenticated)])
 async def dashboard_data(state: StateDep,
                          minutes: Annotated[int, Query(ge=1, le=7 * 24 * 60)] = 60) -> dict[str, Any]:
-    """The dashboard's data over the last ``minutes``: a timeline, per-provider stats, last health, documents."""
+    """The dashboard's data over the last ``minutes``: a timeline, per-provider stats, last health and
+    the documents tile."""
     until = time.time()
     since = until - minutes * 60
     bucket = max(10, (minutes * 60) // 60)  # about 60 points per chart
