@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,27 @@ def _clean_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "simulators" in request.fixturenames:
         request.getfixturevalue("simulators").control.clear_faults()
+
+
+@pytest.fixture
+def user_env(monkeypatch: pytest.MonkeyPatch, sandbox_env: dict[str, str], tmp_path: Path) -> Iterator[Path]:
+    """A user's environment on the sandbox: memory and document grounding at their defaults (on), the
+    embedded stores under tmp_path; yields their folder (SOPHIA_DATA_DIR). The process runtime is
+    rebuilt from it, and forgotten (its stores closed) afterwards."""
+    from app.core.portkey_config import reset_portkey_manager
+    from app.vectors.registry import close_stores
+
+    for key, value in sandbox_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MAX_RETRIES", "0")
+    for default in ("MEMORY_ENABLED", "DOCUMENTS_TOP_K", "QDRANT_PATH"):
+        monkeypatch.delenv(default, raising=False)
+    monkeypatch.setenv("SOPHIA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    reset_portkey_manager()
+    yield tmp_path / "data"
+    reset_portkey_manager()
+    close_stores()
 
 
 @pytest.fixture(scope="session")

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
 from app.agents.grounding import DocumentGrounding
 from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
-from app.core.portkey_config import reset_portkey_manager
 from app.documents import DocumentStore, get_document_store
 from app.documents.qdrant_backend import QdrantDocuments
 from app.embeddings import LocalEmbedder
 from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
 from app.vectors.qdrant import QdrantStore
-from app.vectors.registry import close_stores
 from bench.retrieval import CORPUS
 from tests import spec_examples
 from tests.integration.memory.conftest import closed_port
@@ -94,23 +91,7 @@ async def test_a_dead_document_store_costs_the_documents_not_the_insight(make_ma
         vectors.close()
 
 
-@pytest.fixture
-def default_env(monkeypatch, sandbox_env, tmp_path) -> Iterator[Path]:
-    """A user's environment: grounding at its default (DOCUMENTS_TOP_K unset), data under tmp_path."""
-    for key, value in sandbox_env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("MAX_RETRIES", "0")
-    monkeypatch.delenv("DOCUMENTS_TOP_K", raising=False)
-    monkeypatch.delenv("QDRANT_PATH", raising=False)
-    monkeypatch.setenv("SOPHIA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
-    reset_portkey_manager()
-    yield tmp_path / "data"
-    reset_portkey_manager()
-    close_stores()
-
-
-def test_the_spec_sophia_example_is_grounded_by_default(default_env, simulators):
+def test_the_spec_sophia_example_is_grounded_by_default(user_env, simulators):
     """The spec's Sophia example, as written, after a document was added through ``get_document_store()``."""
     survey = ("# AI adoption survey 2026\n\nAcross 400 enterprise software firms, the key trends in AI adoption "
               "are agentic workflows in customer support and retrieval over internal documents.")

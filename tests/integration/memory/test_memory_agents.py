@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
 from app.agents.knowledge import search_knowledge
 from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
-from app.core.portkey_config import reset_portkey_manager
 from app.memory import AgentMemory, BatchingEmbedder
 from app.memory.prompting import HEADER
 from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
 from app.vectors.qdrant import QdrantStore
-from app.vectors.registry import close_stores
 from tests import spec_examples
 from tests.integration.memory.conftest import closed_port, open_engine
 
@@ -133,29 +130,13 @@ async def test_an_agent_without_memory_sends_the_prompt_unchanged(make_manager, 
                         {"role": "user", "content": "Review: x = 1"}]
 
 
-@pytest.fixture
-def memory_env(monkeypatch, sandbox_env, tmp_path):
-    """A user's environment with memory on by default (MEMORY_ENABLED unset) and data under tmp_path."""
-    for key, value in sandbox_env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("MAX_RETRIES", "0")
-    monkeypatch.delenv("MEMORY_ENABLED", raising=False)
-    monkeypatch.delenv("QDRANT_PATH", raising=False)
-    monkeypatch.setenv("SOPHIA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.chdir(tmp_path)
-    reset_portkey_manager()
-    yield tmp_path / "data"
-    reset_portkey_manager()
-    close_stores()
-
-
-def test_the_spec_example_remembers_by_default(memory_env, simulators):
+def test_the_spec_example_remembers_by_default(user_env, simulators):
     """The spec's Artemis example, run twice as written: the second run's prompt carries the first exchange."""
     spec_examples.run_async_example(spec_examples.ARTEMIS, {})
     spec_examples.run_async_example(spec_examples.ARTEMIS, {})
     system = simulators.control.stats()["anthropic"]["last_body"]["system"]
     assert HEADER in json.dumps(system) and "Analyze this code for security vulnerabilities" in json.dumps(system)
-    assert (Path(memory_env) / "qdrant").is_dir()
+    assert (user_env / "qdrant").is_dir()
 
     health = spec_examples.run_async_example(spec_examples.HEALTH, {"get_portkey_artemis_factory": __import__(
         "app.artemis.portkey_unified_factory", fromlist=["x"]).get_portkey_artemis_factory})["health"]
