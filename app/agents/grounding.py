@@ -60,7 +60,7 @@ class DocumentGrounding:
         async def search() -> list[DocumentHit]:
             hits = await asyncio.wait_for(self.store.search(query, self.top_k),
                                           self.timeout if self._warm else WARM_UP_TIMEOUT)
-            self._warm = True
+            self._warm = self._warm or bool(hits)  # an empty store answers without loading anything
             return hits
 
         nothing: list[DocumentHit] = []
