@@ -16,7 +16,7 @@ after content, the stream raises ``StreamInterruptedError``. Each target can the
 ``(MAX_RETRIES + 1) * headers + (2**MAX_RETRIES - 1) + first_content`` seconds before its answer (or a
 stream's first content) is in hand: every gateway try may use up to ``headers`` (a slow 5xx), its
 back-offs are 1, 2, 4 s, and the last try's body or first chunk may take ``first_content``. A call is
-bounded by that per target of its chain plus ``ROUND_SLACK``; the loop enforces the bound as the
+bounded by that per target of its chain plus a slack (``ROUND_SLACK``); the loop enforces the bound as the
 call's deadline (``GatewayTimeoutError`` when our own hop is what ran out of time).
 """
 
@@ -28,7 +28,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 ROUND_SLACK = 5.0
-"""Seconds added to a call's bound for our own hops (connecting, the gateway's work, a few rounds)."""
+"""At most this many seconds (and at most ``headers``) are added to a call's bound for our own hops:
+connecting, the gateway's own work, a few rounds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ class Deadlines:
 
     def call_bound(self, targets: int, retries: int) -> float:
         """The most a call over ``targets`` targets can take before its answer or first content."""
-        return targets * self.per_target(retries) + ROUND_SLACK
+        return targets * self.per_target(retries) + min(ROUND_SLACK, self.headers)
 
 
 def has_content(chunk: Any) -> bool:

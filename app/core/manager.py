@@ -19,11 +19,14 @@ from typing import Any, Literal, overload
 from pydantic import SecretStr
 
 from app.core.caching import ResponseCachePort, StreamSource
+from app.core.circuits import CircuitPort
+from app.core.deadlines import Deadlines
 from app.core.embedding_batches import EMBEDDING_BATCH, embed_in_batches
 from app.core.errors import ProviderNotConfiguredError, StreamClosedError
 from app.core.failover import Call, fail_over
 from app.core.observation import CallRecord, Observers
 from app.core.providers import PROVIDERS
+from app.core.role_chains import role_key
 from app.core.results import ChatCompletion, ChatCompletionChunk, EmbeddingResponse, RoutingInfo
 from app.core.rounds import GatewayRounds
 from app.core.routing import Capability, Chain, Router
@@ -52,16 +55,30 @@ class PortkeyManager:
     """Chat completions (plain and streamed) and embeddings along provider chains, through the gateway."""
 
     def __init__(self, settings: Settings | None = None, *, transport: Transport | None = None,
-                 cache: ResponseCachePort | None = None) -> None:
+                 cache: ResponseCachePort | None = None, circuits: CircuitPort | None = None) -> None:
         self.settings = settings if settings is not None else get_settings()
         self.router = Router(self.settings)
         self.observers = Observers()
         self.transport = transport if transport is not None else gateway_transport(self.settings)
         self.cache = cache
+        self.circuits = circuits
         secrets = [v.get_secret_value() for v in self.settings.model_dump().values() if isinstance(v, SecretStr)]
-        self.rounds = GatewayRounds(self.transport, self.router, max_retries=self.settings.max_retries,
-                                    request_timeout=self.settings.request_timeout, secrets=secrets)
+        self.rounds = GatewayRounds(self.transport, self.router, secrets=secrets)
         self._bridge = shared_bridge()
+        self._deadlines = Deadlines.from_timeout(self.settings.request_timeout)
+
+    def deadlines(self, metadata: Mapping[str, str] | None = None) -> Deadlines:
+        """Each attempt's deadlines for a call: from REQUEST_TIMEOUT, or its role's (``ROLE_DEADLINES``)."""
+        if metadata and "domain" in metadata and "role" in metadata:
+            override = self.settings.role_deadlines.get(role_key(metadata["domain"], metadata["role"]))
+            if override:
+                return self._deadlines.overridden(override)
+        return self._deadlines
+
+    def _call(self, kind: str, chain: Chain, trace_id: str | None, metadata: Mapping[str, str] | None) -> Call:
+        deadlines = self.deadlines(metadata)
+        return Call(kind, chain, trace_id or new_trace_id(), metadata, deadlines=deadlines,
+                    bound=deadlines.call_bound(len(chain.targets), self.settings.max_retries))
 
     @property
     def gateway_url(self) -> str:
@@ -141,7 +158,7 @@ class PortkeyManager:
         checked = check_messages(messages)
         check_params(params)
         chain = self.chain(provider, model, fallbacks)
-        call = Call("chat_stream" if stream else "chat", chain, trace_id or new_trace_id(), metadata)
+        call = self._call("chat_stream" if stream else "chat", chain, trace_id, metadata)
         body = {"model": chain.primary.model, "messages": checked, **params}
         plan = None if self.cache is None else self.cache.completion_plan(
             chain, checked, params, metadata, cache=cache, refresh=refresh, semantic=semantic_cache)
@@ -187,8 +204,8 @@ class PortkeyManager:
 
     async def _complete(self, call: Call, body: dict[str, Any]) -> ChatCompletion:
         try:
-            async with aclosing(fail_over(call, lambda remaining, offset: self.rounds.chat(
-                    call, body, remaining, offset))) as answers:
+            async with aclosing(fail_over(call, lambda remaining: self.rounds.chat(call, body, remaining),
+                                          self.circuits)) as answers:
                 completion = await anext(answers)
         except Exception as exc:
             self._report(call, error=exc)
@@ -200,8 +217,8 @@ class PortkeyManager:
                       ) -> AsyncGenerator[ChatCompletionChunk, None]:
         call.started = time.perf_counter()  # the stream's clock starts when the caller starts reading
         try:
-            async with aclosing(fail_over(call, lambda remaining, offset: self.rounds.stream(
-                    call, body, remaining, offset))) as chunks:
+            async with aclosing(fail_over(call, lambda remaining: self.rounds.stream(call, body, remaining),
+                                          self.circuits)) as chunks:
                 async for chunk in chunks:
                     yield chunk
         except GeneratorExit:
@@ -236,7 +253,7 @@ class PortkeyManager:
         """
         texts = check_embedding_input(input)
         chain = self.chain(provider, model, fallbacks=[], capability=Capability.EMBEDDING)
-        call = Call("embedding", chain, trace_id or new_trace_id(), metadata)
+        call = self._call("embedding", chain, trace_id, metadata)
         plan = None if self.cache is None else self.cache.embedding_plan(chain, texts, metadata, cache=cache,
                                                                           refresh=refresh)
         try:

@@ -32,6 +32,9 @@ def _http_url(value: str | None) -> str | None:
 
 
 HttpUrlStr = Annotated[str, AfterValidator(_http_url)]
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+AttemptDeadlines = dict[Literal["headers", "first_content", "idle"], Seconds]
+"""A role's per-attempt deadlines that differ from the defaults (see ``app.core.deadlines``)."""
 
 
 class Settings(BaseSettings):
@@ -47,6 +50,10 @@ class Settings(BaseSettings):
 
     max_retries: int = Field(3, ge=0, le=5, description="gateway retries per target (its maximum is 5)")
     request_timeout: float = Field(60.0, gt=0, le=3600, description="seconds per provider attempt")
+    role_deadlines: dict[str, AttemptDeadlines] = Field(
+        default_factory=dict,
+        description='JSON per role, e.g. {"sophia/financial_analyst": {"first_content": 120}}; '
+                    "headers, first_content, idle in seconds (default: REQUEST_TIMEOUT, half, half)")
     cache_ttl: int = Field(3600, ge=0, description="seconds a cached answer lives; 0 disables caching")
     enable_fallback: bool = True
     role_chains: dict[str, list[str]] = Field(
@@ -93,14 +100,14 @@ class Settings(BaseSettings):
     sophia_rate_limit: str = Field("120/minute", description="per token (or client IP), e.g. 10/second")
     sophia_max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
 
-    @field_validator("role_chains", "semantic_cache_roles")
+    @field_validator("role_chains", "semantic_cache_roles", "role_deadlines")
     @classmethod
     def _known_roles(cls, value: dict[str, list[str]] | list[str]) -> dict[str, list[str]] | list[str]:
         for key in value:
             if key not in ROLE_CHAINS:
                 raise ValueError(f"unknown role {key!r}; expected one of {', '.join(ROLE_CHAINS)}")
             if isinstance(value, dict) and not value[key]:
-                raise ValueError(f"{key}: the chain is empty")
+                raise ValueError(f"{key}: empty")
         return value
 
     @property
