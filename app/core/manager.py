@@ -26,8 +26,8 @@ from app.core.errors import ProviderNotConfiguredError, StreamClosedError
 from app.core.failover import Call, fail_over
 from app.core.observation import CallRecord, Observers
 from app.core.providers import PROVIDERS
-from app.core.role_chains import role_key
 from app.core.results import ChatCompletion, ChatCompletionChunk, EmbeddingResponse, RoutingInfo
+from app.core.role_chains import role_key
 from app.core.rounds import GatewayRounds
 from app.core.routing import Capability, Chain, Router
 from app.core.settings import Settings, get_settings
