@@ -45,7 +45,7 @@ class Deadlines:
         """The defaults: ``headers`` is REQUEST_TIMEOUT, ``first_content`` and ``idle`` half of it."""
         return cls(headers=request_timeout, first_content=request_timeout / 2, idle=request_timeout / 2)
 
-    def overridden(self, fields: Mapping[str, float]) -> Deadlines:
+    def overridden(self, fields: Mapping[Any, float]) -> Deadlines:
         """These deadlines with some replaced (a role's override, e.g. ``{"first_content": 120}``)."""
         return replace(self, **dict(fields))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, Protocol
 
@@ -39,7 +39,7 @@ class Transport(Protocol):
         """The answer with its body unread (read it with ``events``); closed on exit."""
         ...
 
-    def events(self, response: Response, timeout: float) -> AsyncIterator[str]:
+    def events(self, response: Response, timeout: float) -> AsyncGenerator[str, None]:
         """The ``data`` of each server-sent event of a streamed answer, in order.
 
         Raises ``GatewayConnectionError`` when the connection is lost, ``ValueError`` when the answer
@@ -145,7 +145,7 @@ class GatewayTransport:
         finally:
             await response.aclose()
 
-    async def events(self, response: Response, timeout: float) -> AsyncIterator[str]:
+    async def events(self, response: Response, timeout: float) -> AsyncGenerator[str, None]:
         """The ``data`` of each server-sent event; raises ValueError when the body is not an event stream."""
         with translated_errors(self.base_url, timeout):
             try:
