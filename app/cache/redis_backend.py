@@ -1,7 +1,7 @@
 """The Redis backend: one cache shared by every instance of the service.
 
-One ``redis.asyncio`` client (and so one connection pool) per event loop, for the same reason as
-the gateway transport: a pool is bound to the loop it first ran on. When Redis fails, the
+One ``redis.asyncio`` client (and so one connection pool, ``app.core.redis_link``) per event loop,
+for the same reason as the gateway transport: a pool is bound to the loop it first ran on. When Redis fails, the
 operation counts as a miss (or a skipped store), one warning is logged for the whole outage, and
 Redis is left alone for ``retry_interval`` seconds so an outage costs at most one timeout per
 interval instead of one per request; the first operation that succeeds afterwards ends the outage.
@@ -15,19 +15,13 @@ import time
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from app.cache.backends import CacheBackend, Clock
 from app.cache.metrics import BACKEND_ERRORS
 from app.core.outage import Outage
+from app.core.redis_link import redis_client, redis_location
 
 log = logging.getLogger("app.cache")
-
-
-def redis_location(url: str) -> str:
-    """host:port of a Redis URL, without the password it may carry."""
-    parts = urlsplit(url)
-    return f"{parts.hostname or '?'}:{parts.port or 6379}"
 
 
 class RedisBackend(CacheBackend):
@@ -61,13 +55,9 @@ class RedisBackend(CacheBackend):
         if client is None:
             for finished in [lp for lp in self._clients if lp.is_closed()]:  # see GatewayTransport.client
                 del self._clients[finished]
-            from redis.asyncio import Redis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-
-            # No client-side retries: the cache would rather miss than make a request wait.
-            client = Redis.from_url(self._url, socket_timeout=self._timeout,
-                                    socket_connect_timeout=self._timeout, retry=Retry(NoBackoff(), 0))
+            # A stale connection (Redis restarted) is replaced at once; a Redis that is down or hangs
+            # costs one timeout, then the cache misses rather than make requests wait.
+            client = redis_client(self._url, timeout=self._timeout)
             self._clients[loop] = client
         return client
 

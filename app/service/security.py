@@ -20,6 +20,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.outage import Outage
+from app.core.redis_link import redis_pool
 from app.service.errors import error_body
 
 log = logging.getLogger("app.service")
@@ -73,9 +74,10 @@ class RateLimiter:
         self.storage: Storage
         if redis_url:
             uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
-            # Short timeouts: with Redis unreachable, a request must not wait for the OS connect timeout.
+            # Short timeouts (with Redis unreachable, a request must not wait for the OS connect timeout),
+            # and a pool that reconnects a stale connection instead of reporting an outage.
             self.storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{namespace}-ratelimit",
-                                        socket_timeout=0.5, socket_connect_timeout=0.5)
+                                        connection_pool=redis_pool(redis_url))
         else:
             self.storage = MemoryStorage()
         self.shared = bool(redis_url)
