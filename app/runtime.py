@@ -23,6 +23,7 @@ from app.core.transport import Transport
 from app.embeddings import Embedder, build_embedder
 from app.health import HealthChecker
 from app.memory import AgentMemory, BatchingEmbedder
+from app.resilience import breakers_from_settings
 from app.vectors.probes import store_probes
 from app.vectors.registry import get_store
 
@@ -59,7 +60,7 @@ class Runtime:
 def _manager_and_embedder(settings: Settings, transport: Transport | None,
                           embedder: Embedder | None) -> tuple[PortkeyManager, Embedder]:
     cache = ResponseCache.from_settings(settings)
-    manager = PortkeyManager(settings, transport=transport, cache=cache)
+    manager = PortkeyManager(settings, transport=transport, cache=cache, circuits=breakers_from_settings(settings))
     # The one late binding: with EMBEDDINGS=gateway the embedder calls this very manager, so its calls
     # are seen by the same observers (telemetry, analytics) instead of by a second, hidden manager.
     cache.embedder = embedder if embedder is not None else build_embedder(settings, manager)
@@ -84,7 +85,7 @@ def build_runtime(settings: Settings | None = None, *, transport: Transport | No
                              dedup_threshold=settings.memory_dedup_threshold, recall_limit=settings.memory_top_k,
                              recall_chars=settings.memory_max_chars, timeout=settings.memory_timeout)
     return Runtime(settings=settings, manager=manager, embedder=shared, memory=memory,
-                   health=HealthChecker(manager, store_probes(settings)))
+                   health=HealthChecker(manager, store_probes(settings), circuits=manager.circuits))
 
 
 _lock = threading.Lock()

@@ -9,17 +9,15 @@ interval instead of one per request; the first operation that succeeds afterward
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.cache.backends import CacheBackend, Clock
 from app.cache.metrics import BACKEND_ERRORS
 from app.core.outage import Outage
-from app.core.redis_link import redis_client, redis_location
+from app.core.redis_link import LoopClients, redis_location
 
 log = logging.getLogger("app.cache")
 
@@ -40,7 +38,7 @@ class RedisBackend(CacheBackend):
         self._url = url
         self._timeout = timeout
         self._clock = clock
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._clients = LoopClients(url, timeout=timeout)
         self.outage = Outage(f"redis cache at {self.location}", retry_interval, log,
                              consequence="requests go on uncached until it is back", clock=clock)
 
@@ -50,16 +48,9 @@ class RedisBackend(CacheBackend):
         return not self.outage.down
 
     def _client(self) -> Any:  # a redis.asyncio.Redis, imported lazily
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            for finished in [lp for lp in self._clients if lp.is_closed()]:  # see GatewayTransport.client
-                del self._clients[finished]
-            # A stale connection (Redis restarted) is replaced at once; a Redis that is down or hangs
-            # costs one timeout, then the cache misses rather than make requests wait.
-            client = redis_client(self._url, timeout=self._timeout)
-            self._clients[loop] = client
-        return client
+        # A stale connection (Redis restarted) is replaced at once; a Redis that is down or hangs
+        # costs one timeout, then the cache misses rather than make requests wait.
+        return self._clients.client()
 
     def _failed(self, operation: str, exc: Exception) -> None:
         BACKEND_ERRORS.labels(self.name, operation).inc()
@@ -98,7 +89,4 @@ class RedisBackend(CacheBackend):
 
     async def aclose(self) -> None:
         """Close the running loop's connection pool."""
-        loop = asyncio.get_running_loop()
-        client = self._clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        await self._clients.aclose()

@@ -37,3 +37,7 @@ class CircuitPort(Protocol):
     async def settle(self, attempts: Sequence[Attempt], probes: Sequence[str]) -> None:
         """Feed every attempt of a finished call to its target's breaker, and release ``probes``."""
         ...
+
+    async def aclose(self) -> None:
+        """Release the connections of the running event loop."""
+        ...

@@ -285,7 +285,9 @@ class PortkeyManager:
         ))
 
     async def aclose(self) -> None:
-        """Close the transport's pool of the running loop and the cache's connections."""
+        """Close the transport's pool of the running loop, the cache's and the breakers' connections."""
         await self.transport.aclose()
         if self.cache is not None:
             await self.cache.aclose()
+        if self.circuits is not None:
+            await self.circuits.aclose()

@@ -14,6 +14,8 @@ connection a few milliseconds rather than failing open.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,3 +50,30 @@ def redis_client(url: str, *, timeout: float = 0.5) -> Any:
     from redis.asyncio import Redis
 
     return Redis(connection_pool=redis_pool(url, timeout=timeout))
+
+
+class LoopClients:
+    """One ``redis_client`` per event loop: a pool is bound to the loop it first ran on, and the spec's
+    examples run each call in a new ``asyncio.run`` (a service or a benchmark has exactly one)."""
+
+    def __init__(self, url: str, *, timeout: float = 0.5) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+    def client(self) -> Any:
+        """The running loop's client (made on first use)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            # A pool refers back to its loop, so finished loops are dropped by hand (see GatewayTransport).
+            for finished in [lp for lp in self._clients if lp.is_closed()]:
+                del self._clients[finished]
+            client = self._clients[loop] = redis_client(self.url, timeout=self.timeout)
+        return client
+
+    async def aclose(self) -> None:
+        """Close the running loop's pool."""
+        client = self._clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()

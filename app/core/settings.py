@@ -71,7 +71,17 @@ class Settings(BaseSettings):
         "local", description="local: all-MiniLM-L6-v2 on the CPU; gateway: the first configured provider's model")
     sophia_embedding_threads: int = Field(1, ge=1, le=64, description="CPU threads of the local embedder")
 
+    # Circuit breakers per target; see the README's Reliability section.
+    circuit_breaker: bool = Field(True, description="keep targets whose circuit is open last in their chains")
+    circuit_window: float = Field(60.0, gt=0, le=3600, description="seconds of attempts a failure rate covers")
+    circuit_min_requests: int = Field(10, ge=1, description="attempts in the window before a circuit may open")
+    circuit_failure_rate: float = Field(0.5, gt=0, le=1, description="share of failed attempts that opens it")
+    circuit_cooldown: float = Field(30.0, gt=0, le=3600, description="seconds open before one probe")
+    circuit_max_cooldown: float = Field(300.0, gt=0, le=86400, description="cooldown cap (it doubles per failed probe)")
+
     redis_url: str | None = None
+    redis_namespace: str = Field("sophia", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+                                 description="prefix of the breaker and limit keys in Redis")
     qdrant_url: HttpUrlStr | None = None
     qdrant_api_key: SecretStr | None = None
     qdrant_path: str | None = None

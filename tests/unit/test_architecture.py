@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS: list[set[str]] = [
     {"app.core"},                                                        # routing core, transport, errors
     {"app.embeddings", "app.vectors", "app.gateway", "app.simulators"},  # engines and processes
-    {"app.cache", "app.memory", "app.telemetry", "app.analytics"},       # built on the engines
+    {"app.cache", "app.memory", "app.telemetry", "app.analytics",        # built on the engines
+     "app.resilience"},
     {"app.health"},
     {"app.agents"},                                                      # agent policy
     {"app.runtime", "app.core.portkey_config", "app.core.vector_db_config"},  # the composition root
