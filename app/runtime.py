@@ -23,7 +23,7 @@ from app.core.transport import Transport
 from app.embeddings import Embedder, build_embedder
 from app.health import HealthChecker
 from app.memory import AgentMemory, BatchingEmbedder
-from app.resilience import breakers_from_settings
+from app.resilience import breakers_from_settings, limits_from_settings
 from app.vectors.probes import store_probes
 from app.vectors.registry import get_store
 
@@ -60,7 +60,8 @@ class Runtime:
 def _manager_and_embedder(settings: Settings, transport: Transport | None,
                           embedder: Embedder | None) -> tuple[PortkeyManager, Embedder]:
     cache = ResponseCache.from_settings(settings)
-    manager = PortkeyManager(settings, transport=transport, cache=cache, circuits=breakers_from_settings(settings))
+    manager = PortkeyManager(settings, transport=transport, cache=cache, circuits=breakers_from_settings(settings),
+                             limits=limits_from_settings(settings))
     # The one late binding: with EMBEDDINGS=gateway the embedder calls this very manager, so its calls
     # are seen by the same observers (telemetry, analytics) instead of by a second, hidden manager.
     cache.embedder = embedder if embedder is not None else build_embedder(settings, manager)

@@ -18,6 +18,7 @@ from typing import Any, Literal, overload
 
 from pydantic import SecretStr
 
+from app.core.admission import LimitPort
 from app.core.caching import ResponseCachePort, StreamSource
 from app.core.circuits import CircuitPort
 from app.core.deadlines import Deadlines
@@ -34,7 +35,13 @@ from app.core.settings import Settings, get_settings
 from app.core.streaming import CompletionStream, SyncCompletionStream
 from app.core.sync_bridge import shared_bridge
 from app.core.transport import GatewayTransport, Transport
-from app.core.validation import check_embedding_input, check_messages, check_params
+from app.core.validation import (
+    check_embedding_input,
+    check_messages,
+    check_metadata,
+    check_params,
+    check_target_names,
+)
 
 
 def new_trace_id() -> str:
@@ -55,13 +62,15 @@ class PortkeyManager:
     """Chat completions (plain and streamed) and embeddings along provider chains, through the gateway."""
 
     def __init__(self, settings: Settings | None = None, *, transport: Transport | None = None,
-                 cache: ResponseCachePort | None = None, circuits: CircuitPort | None = None) -> None:
+                 cache: ResponseCachePort | None = None, circuits: CircuitPort | None = None,
+                 limits: LimitPort | None = None) -> None:
         self.settings = settings if settings is not None else get_settings()
         self.router = Router(self.settings)
         self.observers = Observers()
         self.transport = transport if transport is not None else gateway_transport(self.settings)
         self.cache = cache
         self.circuits = circuits
+        self.limits = limits
         secrets = [v.get_secret_value() for v in self.settings.model_dump().values() if isinstance(v, SecretStr)]
         self.rounds = GatewayRounds(self.transport, self.router, secrets=secrets)
         self._bridge = shared_bridge()
@@ -95,6 +104,7 @@ class PortkeyManager:
         capability: Capability = Capability.CHAT,
     ) -> Chain:
         """The targets a call would use, in order; raises before any network call if none is usable."""
+        check_target_names(provider, model, fallbacks)
         if provider is None:
             provider = self.default_provider(capability)
         return self.router.build(self.router.requested(provider, model, fallbacks), capability)
@@ -157,7 +167,10 @@ class PortkeyManager:
         """
         checked = check_messages(messages)
         check_params(params)
+        check_metadata(metadata)
         chain = self.chain(provider, model, fallbacks)
+        if self.limits is not None:
+            await self.limits.admit(metadata)
         call = self._call("chat_stream" if stream else "chat", chain, trace_id, metadata)
         body = {"model": chain.primary.model, "messages": checked, **params}
         plan = None if self.cache is None else self.cache.completion_plan(
@@ -211,6 +224,7 @@ class PortkeyManager:
             self._report(call, error=exc)
             raise
         self._report(call, routing=completion.routing)
+        await self._account(call, completion.routing)
         return completion
 
     async def _stream(self, call: Call, body: dict[str, Any], sink: CompletionStream
@@ -230,6 +244,7 @@ class PortkeyManager:
             raise
         sink.routing = call.served
         self._report(call, routing=call.served)
+        await self._account(call, call.served)
 
     # ----- embeddings ---------------------------------------------------------------------------
 
@@ -252,7 +267,10 @@ class PortkeyManager:
         only texts not in the cache are sent (``cache`` and ``refresh`` as for completions).
         """
         texts = check_embedding_input(input)
+        check_metadata(metadata)
         chain = self.chain(provider, model, fallbacks=[], capability=Capability.EMBEDDING)
+        if self.limits is not None:
+            await self.limits.admit(metadata)
         call = self._call("embedding", chain, trace_id, metadata)
         plan = None if self.cache is None else self.cache.embedding_plan(chain, texts, metadata, cache=cache,
                                                                           refresh=refresh)
@@ -267,6 +285,7 @@ class PortkeyManager:
             self._report(call, error=exc)
             raise
         self._report(call, routing=result.routing)
+        await self._account(call, result.routing)
         return result
 
     def create_embedding(self, input: str | Sequence[str], provider: Any = None,
@@ -283,6 +302,10 @@ class PortkeyManager:
             kind=call.kind, trace_id=call.trace_id, chain=tuple(t.label for t in call.chain.targets),
             latency_ms=latency_ms, routing=routing, error=error, metadata=dict(call.metadata or {}),
         ))
+
+    async def _account(self, call: Call, routing: RoutingInfo | None) -> None:
+        if self.limits is not None:
+            await self.limits.account(call.metadata, routing)
 
     async def aclose(self) -> None:
         """Close the transport's pool of the running loop, the cache's and the breakers' connections."""

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.errors import ConfigurationError
@@ -35,6 +44,17 @@ HttpUrlStr = Annotated[str, AfterValidator(_http_url)]
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 AttemptDeadlines = dict[Literal["headers", "first_content", "idle"], Seconds]
 """A role's per-attempt deadlines that differ from the defaults (see ``app.core.deadlines``)."""
+
+
+class CallerLimits(BaseModel):
+    """Limits of one role, agent or API token (each unset field: no limit)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests_per_minute: int | None = Field(None, ge=1)
+    tokens_per_minute: int | None = Field(None, ge=1)
+    usd_per_day: float | None = Field(None, gt=0)
+    usd_per_month: float | None = Field(None, gt=0)
 
 
 class Settings(BaseSettings):
@@ -79,6 +99,15 @@ class Settings(BaseSettings):
     circuit_cooldown: float = Field(30.0, gt=0, le=3600, description="seconds open before one probe")
     circuit_max_cooldown: float = Field(300.0, gt=0, le=86400, description="cooldown cap (it doubles per failed probe)")
 
+    # Limits and budgets of the Python API and the service; see the README's Reliability section. Keys are
+    # role keys, agent ids, API token digests, or "*" (each one that has no entry of its own).
+    role_limits: dict[str, CallerLimits] = Field(
+        default_factory=dict, description='JSON, e.g. {"*": {"requests_per_minute": 60}, '
+                                          '"sophia/market_analyst": {"usd_per_day": 5}}')
+    agent_limits: dict[str, CallerLimits] = Field(default_factory=dict, description='JSON, e.g. {"*": {...}}')
+    api_token_limits: dict[str, CallerLimits] = Field(default_factory=dict, description='JSON, e.g. {"*": {...}}')
+    limits_fail_closed: bool = Field(False, description="refuse calls while the limit store is down")
+
     redis_url: str | None = None
     redis_namespace: str = Field("sophia", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
                                  description="prefix of the breaker and limit keys in Redis")
@@ -118,6 +147,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"unknown role {key!r}; expected one of {', '.join(ROLE_CHAINS)}")
             if isinstance(value, dict) and not value[key]:
                 raise ValueError(f"{key}: empty")
+        return value
+
+    @field_validator("role_limits")
+    @classmethod
+    def _known_limited_roles(cls, value: dict[str, CallerLimits]) -> dict[str, CallerLimits]:
+        for key in value:
+            if key != "*" and key not in ROLE_CHAINS:
+                raise ValueError(f"unknown role {key!r}; expected '*' or one of {', '.join(ROLE_CHAINS)}")
         return value
 
     @property

@@ -13,6 +13,16 @@ from app.resilience.breakers import (
     RedisBreakerStore,
     breakers_from_settings,
 )
+from app.resilience.limits import CallLimits, limits_from_settings, token_digest
 
-__all__ = ["BreakerPolicy", "CircuitBreakers", "CircuitState", "MemoryBreakerStore", "RedisBreakerStore",
-           "breakers_from_settings"]
+__all__ = [
+    "BreakerPolicy",
+    "CallLimits",
+    "CircuitBreakers",
+    "CircuitState",
+    "MemoryBreakerStore",
+    "RedisBreakerStore",
+    "breakers_from_settings",
+    "limits_from_settings",
+    "token_digest",
+]

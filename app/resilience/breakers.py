@@ -333,11 +333,11 @@ class CircuitBreakers:
         for target, trip in zip(chain.targets, trips, strict=True):
             state = CircuitState.CLOSED if trip is None else trip.state(now)
             if state is CircuitState.HALF_OPEN and await self._run("claim_probe", target.label):
-                metrics.transition(target.label, CircuitState.HALF_OPEN)
+                metrics.transition(target.label, CircuitState.HALF_OPEN.value)
                 probes.append(target.label)
                 first.append(target)
                 continue
-            metrics.state(target.label, state)
+            metrics.state(target.label, state.value)
             if state is CircuitState.CLOSED:
                 first.append(target)
             else:
@@ -368,11 +368,11 @@ class CircuitBreakers:
                 await self._count(label, results, now)
             elif any(results):
                 if await self._run("close", label):
-                    metrics.transition(label, CircuitState.CLOSED)
+                    metrics.transition(label, CircuitState.CLOSED.value)
             elif label in probes:
                 again = Trip(now + self.policy.cooldown_for(trip.level + 1), trip.level + 1)
                 await self._run("reopen", label, again, now)
-                metrics.transition(label, CircuitState.OPEN)
+                metrics.transition(label, CircuitState.OPEN.value)
                 log.warning("circuit of %s open again for %.0f s (its probe failed)", label, again.until - now)
 
     async def _count(self, label: str, results: list[bool], now: float) -> None:
@@ -382,7 +382,7 @@ class CircuitBreakers:
             return
         trip = Trip(now + self.policy.cooldown, 0)
         if await self._run("trip", label, trip, now):
-            metrics.transition(label, CircuitState.OPEN)
+            metrics.transition(label, CircuitState.OPEN.value)
             log.warning("circuit of %s open for %.0f s: %d of the last %d attempts failed", label,
                         self.policy.cooldown, failed, total)
 
@@ -394,7 +394,7 @@ class CircuitBreakers:
         out: dict[str, dict[str, Any]] = {}
         for label, trip in zip(labels, trips, strict=True):
             state = CircuitState.CLOSED if trip is None else trip.state(now)
-            metrics.state(label, state)
+            metrics.state(label, state.value)
             total, failed = await self._run("window", label, now)
             entry: dict[str, Any] = {"state": state.value, "attempts": total, "failures": failed}
             if trip is not None:

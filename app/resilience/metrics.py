@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from prometheus_client import Counter, Gauge
-
-if TYPE_CHECKING:
-    from app.resilience.breakers import CircuitState
 
 _STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 
@@ -23,12 +18,12 @@ def _split(label: str) -> tuple[str, str]:
     return provider, model
 
 
-def state(label: str, value: CircuitState) -> None:
-    """Record the state of ``label``'s circuit (``provider/model``)."""
-    CIRCUIT_STATE.labels(*_split(label)).set(_STATE_VALUE[value.value])
+def state(label: str, value: str) -> None:
+    """Record the state (``closed``, ``half_open``, ``open``) of ``label``'s circuit (``provider/model``)."""
+    CIRCUIT_STATE.labels(*_split(label)).set(_STATE_VALUE[value])
 
 
-def transition(label: str, to: CircuitState) -> None:
+def transition(label: str, to: str) -> None:
     """Count a state change of ``label``'s circuit, and record the new state."""
-    CIRCUIT_TRANSITIONS.labels(*_split(label), to.value).inc()
+    CIRCUIT_TRANSITIONS.labels(*_split(label), to).inc()
     state(label, to)

@@ -49,10 +49,16 @@ class EmbeddingRequest(BaseModel):
     encoding_format: str = "float"
 
 
+def _header_value(value: str) -> str:
+    # HTTP header values are Latin-1 on the wire: anything else (or a line break) is escaped, never a 500.
+    return value.encode("ascii", "backslashreplace").decode("ascii").replace("\r", "").replace("\n", "")
+
+
 def _routing_headers(routing: RoutingInfo | None, trace_id: str) -> dict[str, str]:
-    headers = {"x-sophia-trace-id": trace_id}
+    headers = {"x-sophia-trace-id": _header_value(trace_id)}
     if routing is not None:
-        headers.update({"x-sophia-provider": routing.provider, "x-sophia-model": routing.model,
+        headers.update({"x-sophia-provider": _header_value(routing.provider),
+                        "x-sophia-model": _header_value(routing.model),
                         "x-sophia-fallback": str(routing.fallback_used).lower()})
     return headers
 
