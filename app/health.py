@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from app.core.redaction import describe_error
 from app.vectors.probes import StoreProbe
 
 PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
+FORCE_INTERVAL = 5.0
+"""Seconds within which a forced health check reuses the last probe instead of probing again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +79,18 @@ class HealthChecker:
         return Check(True, "answered", (time.perf_counter() - started) * 1000), False
 
     async def providers(self, force: bool = False) -> tuple[dict[str, Check], bool]:
-        """Each provider's check and whether the gateway was unreachable (cached for ``ttl``)."""
+        """Each provider's check and whether the gateway was unreachable (cached for ``ttl``).
+
+        Concurrent callers share one probe (they wait on the same lock, then find its fresh result),
+        and ``force`` is honoured at most once per ``FORCE_INTERVAL`` seconds: forcing cannot turn
+        health polling into a stream of paid completions.
+        """
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            if not force and self._cache and time.monotonic() - self._cache[0] < self.ttl:
+            age = time.monotonic() - self._cache[0] if self._cache else math.inf
+            if age < (FORCE_INTERVAL if force else self.ttl):
+                assert self._cache is not None
                 return self._cache[1], self._cache[2]
             router = self.manager.router
             configured = router.configured_providers()
