@@ -208,7 +208,13 @@ class CallLimits:
                 limits = scope.limits
                 if limits.tokens_per_minute and tokens:
                     item = RateLimitItemPerMinute(limits.tokens_per_minute)
-                    await self._tokens.hit(item, "tokens", scope.kind, scope.subject, cost=tokens)
+                    ids = ("tokens", scope.kind, scope.subject)
+                    if not await self._tokens.hit(item, *ids, cost=tokens):
+                        # More than the window has left: it is full until it slides (the library
+                        # refuses a hit that would overshoot, so what is left is taken).
+                        left = (await self._tokens.get_window_stats(item, *ids)).remaining
+                        if left > 0:
+                            await self._tokens.hit(item, *ids, cost=left)
                 if cost:
                     for budget, period, ends in ((limits.usd_per_day, day, day_end),
                                                  (limits.usd_per_month, month, month_end)):
