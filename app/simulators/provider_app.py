@@ -206,6 +206,8 @@ class ProviderApp:
                     pass
         except TimeoutError:
             pass
+        except asyncio.CancelledError:
+            return  # the server is shutting the connection down itself: the stall is over
         await self._hang_up(scope, receive)
 
     async def _hang_up(self, scope: dict, receive: Callable) -> None:
