@@ -99,22 +99,8 @@ class ProviderApp:
             return
 
         fault = self.slot.take() if req.method == "POST" else None
-        if fault is not None:
-            if fault.latency_ms:
-                await asyncio.sleep(fault.latency_ms / 1000)
-            if fault.mode in ("refuse", "drop"):
-                # "refuse" only gets here on a connection opened before the port was closed.
-                await self._hang_up(scope, receive)
-                return
-            if fault.status is not None:
-                await self._send(send, self._fault_error(fault))
-                return
-            if fault.mode == "malformed":
-                await self._send(send, self._malformed(req.streaming))
-                return
-            if fault.mode == "stall_headers":
-                await self._stall(scope, receive)
-                return
+        if fault is not None and await self._answered_by_fault(fault, req, scope, receive, send):
+            return
 
         if self.stable_ids and isinstance(req.payload, dict):
             payload = req.payload
@@ -129,6 +115,24 @@ class ProviderApp:
             await self._send_stalled(scope, receive, send, reply, mid_body=mode == "stall_mid_body")
         else:
             await self._send(send, reply)
+
+    async def _answered_by_fault(self, fault: Fault, req: Request, scope: dict, receive: Callable,
+                                 send: Callable) -> bool:
+        """Apply the part of ``fault`` that comes before the answer; True when nothing more is to be sent."""
+        if fault.latency_ms:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        if fault.mode in ("refuse", "drop"):
+            # "refuse" only gets here on a connection opened before the port was closed.
+            await self._hang_up(scope, receive)
+        elif fault.status is not None:
+            await self._send(send, self._fault_error(fault))
+        elif fault.mode == "malformed":
+            await self._send(send, self._malformed(req.streaming))
+        elif fault.mode == "stall_headers":
+            await self._stall(scope, receive)
+        else:
+            return False
+        return True
 
     def _request(self, scope: dict, body: bytes) -> Request:
         """The request as the handlers see it (path below the provider's prefix), counted in the stats."""
