@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,8 +26,6 @@ from app.core.redaction import describe_error
 from app.vectors.probes import StoreProbe
 
 PROBE_MESSAGES = [{"role": "user", "content": "ping"}]
-FORCE_INTERVAL = 5.0
-"""Seconds within which a forced health check reuses the last probe instead of probing again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +78,14 @@ class HealthChecker:
     async def providers(self, force: bool = False) -> tuple[dict[str, Check], bool]:
         """Each provider's check and whether the gateway was unreachable (cached for ``ttl``).
 
-        Concurrent callers share one probe (they wait on the same lock, then find its fresh result),
-        and ``force`` is honoured at most once per ``FORCE_INTERVAL`` seconds: forcing cannot turn
-        health polling into a stream of paid completions.
+        Concurrent callers share one probe, forced or not: those that waited for it to finish take its
+        result (so a burst of forced checks costs one completion per provider, not one per check).
         """
         if self._lock is None:
             self._lock = asyncio.Lock()
+        arrived = time.monotonic()
         async with self._lock:
-            age = time.monotonic() - self._cache[0] if self._cache else math.inf
-            if age < (FORCE_INTERVAL if force else self.ttl):
-                assert self._cache is not None
+            if self._cache and (self._cache[0] >= arrived or (not force and arrived - self._cache[0] < self.ttl)):
                 return self._cache[1], self._cache[2]
             router = self.manager.router
             configured = router.configured_providers()

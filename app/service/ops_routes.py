@@ -21,6 +21,10 @@ from app.telemetry import record_health
 
 router = APIRouter()
 
+FORCE_INTERVAL = 5.0
+"""Seconds within which ``/health?force=true`` reuses the last probe: forcing cannot turn polling into
+a stream of paid completions."""
+
 
 def package_version() -> str:
     """The installed package's version; ``dev`` when running from a source tree without one."""
@@ -44,8 +48,14 @@ async def health(state: StateDep, force: bool = False) -> JSONResponse:
 
     ``status`` is ``operational``, ``degraded`` (some provider fails) or ``down`` (the gateway is
     unreachable, no provider is configured or a role has no healthy provider; then HTTP 503).
-    Probe results are reused for 15 s; ``force=true`` probes again (each probe is a 1-token completion).
+    Probe results are reused for 15 s; ``force=true`` probes again (each probe is a 1-token completion),
+    at most once per 5 s: a forced request within that time gets the last probe's results.
     """
+    if force:
+        now = time.monotonic()
+        force = now - state.last_forced >= FORCE_INTERVAL
+        if force:
+            state.last_forced = now
     report = await check_health(state, force)
     return JSONResponse(report, status_code=503 if report["status"] == "down" else 200)
 
