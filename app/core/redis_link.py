@@ -52,6 +52,16 @@ def redis_client(url: str, *, timeout: float = 0.5) -> Any:
     return Redis(connection_pool=redis_pool(url, timeout=timeout))
 
 
+def limits_storage(redis_url: str | None, key_prefix: str) -> Any:
+    """The ``limits`` library's async storage: Redis on a ``redis_pool`` when ``redis_url`` is set, else memory."""
+    from limits.aio.storage import MemoryStorage, RedisStorage
+
+    if not redis_url:
+        return MemoryStorage()
+    uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
+    return RedisStorage(uri, implementation="redispy", key_prefix=key_prefix, connection_pool=redis_pool(redis_url))
+
+
 class LoopClients:
     """One ``redis_client`` per event loop: a pool is bound to the loop it first ran on, and the spec's
     examples run each call in a new ``asyncio.run`` (a service or a benchmark has exactly one)."""

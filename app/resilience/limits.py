@@ -32,13 +32,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from limits import RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
 from app.core.errors import BudgetExceededError, LimitError, LimitsUnavailableError, RateLimitExceededError
 from app.core.outage import Outage
 from app.core.pricing import cost_usd
-from app.core.redis_link import redis_pool
+from app.core.redis_link import limits_storage
 from app.core.results import RoutingInfo
 from app.core.role_chains import role_key
 from app.resilience.metrics import LIMITED
@@ -82,13 +82,7 @@ class CallLimits:
         self._tables = {"role": dict(role_limits), "agent": dict(agent_limits), "api_token": dict(api_token_limits)}
         self.fail_closed = fail_closed
         self._clock = clock
-        self.storage: Storage
-        if redis_url:
-            uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
-            self.storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{namespace}-limits",
-                                        connection_pool=redis_pool(redis_url))
-        else:
-            self.storage = MemoryStorage()
+        self.storage: Storage = limits_storage(redis_url, f"{namespace}-limits")
         self.shared = bool(redis_url)
         self._requests = MovingWindowRateLimiter(self.storage)
         self._tokens = SlidingWindowCounterRateLimiter(self.storage)
