@@ -12,6 +12,7 @@ Nothing in here raises: every failure becomes a false with a reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,8 +49,10 @@ class HealthChecker:
     for a store that is not configured); one per runtime, so every factory shares its probe results."""
 
     def __init__(self, manager: PortkeyManager, store_probes: Mapping[str, StoreProbe | None] | None = None,
-                 ttl: float = 15.0, probe_timeout: float = 10.0) -> None:
+                 ttl: float = 15.0, probe_timeout: float = 10.0, circuits: Any = None) -> None:
         self.manager = manager
+        self.circuits = circuits
+        """The manager's circuit breakers (``app.resilience.CircuitBreakers``), whose states the report shows."""
         self.store_probes = dict(store_probes or {})
         self.ttl = ttl
         self.probe_timeout = probe_timeout
@@ -73,11 +76,16 @@ class HealthChecker:
         return Check(True, "answered", (time.perf_counter() - started) * 1000), False
 
     async def providers(self, force: bool = False) -> tuple[dict[str, Check], bool]:
-        """Each provider's check and whether the gateway was unreachable (cached for ``ttl``)."""
+        """Each provider's check and whether the gateway was unreachable (cached for ``ttl``).
+
+        Concurrent callers share one probe, forced or not: those that waited for it to finish take its
+        result (so a burst of forced checks costs one completion per provider, not one per check).
+        """
         if self._lock is None:
             self._lock = asyncio.Lock()
+        arrived = time.monotonic()
         async with self._lock:
-            if not force and self._cache and time.monotonic() - self._cache[0] < self.ttl:
+            if self._cache and (self._cache[0] >= arrived or (not force and arrived - self._cache[0] < self.ttl)):
                 return self._cache[1], self._cache[2]
             router = self.manager.router
             configured = router.configured_providers()
@@ -105,13 +113,28 @@ class HealthChecker:
 
         return dict(await asyncio.gather(*(run(n, p) for n, p in self.store_probes.items())))
 
+    async def circuit_states(self, role_chains: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+        """The circuit of every target the roles and providers' defaults use (empty without breakers)."""
+        if self.circuits is None:
+            return {}
+        router = self.manager.router
+        labels: list[str] = []
+        for entry in [*(e for chain in role_chains.values() for e in chain), *router.configured_providers()]:
+            with contextlib.suppress(Exception):  # an unconfigured or unknown entry has no circuit to show
+                labels.extend(t.label for t in router.build(router.requested(entry, None, [])).targets)
+        try:
+            return await self.circuits.snapshot(labels)
+        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+            return {"error": describe_error(exc)}
+
     async def report(self, role_chains: Mapping[str, tuple[str, ...]], force: bool = False) -> dict[str, Any]:
         """The health report: overall status, each provider, each role chain and each store.
 
         ``operational`` when every configured provider answers, ``down`` when the gateway is unreachable,
         nothing is configured or a role has no healthy provider, else ``degraded``. ``force`` skips the cache.
         """
-        (checks, gateway_down), stores = await asyncio.gather(self.providers(force), self.stores())
+        (checks, gateway_down), stores, circuits = await asyncio.gather(
+            self.providers(force), self.stores(), self.circuit_states(role_chains))
         configured = [n for n in PROVIDERS if self.manager.router.resolutions[n].configured]
         roles = {}
         for role, chain in role_chains.items():
@@ -133,6 +156,7 @@ class HealthChecker:
                 "providers": {n: c.as_dict() for n, c in checks.items()},
                 "vector_databases": {n: c.as_dict() for n, c in stores.items()},
                 "roles": roles,
+                "circuits": circuits,
                 "checked_at": datetime.now(UTC).isoformat(),
             },
         }

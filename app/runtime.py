@@ -28,6 +28,7 @@ from app.embeddings import Embedder, build_embedder
 from app.health import HealthChecker
 from app.memory.batching import BatchingEmbedder
 from app.memory.store import AgentMemory
+from app.resilience import breakers_from_settings, limits_from_settings
 from app.vectors.base import VectorStore
 from app.vectors.probes import store_probes
 from app.vectors.registry import get_store
@@ -117,7 +118,8 @@ class Runtime:
 def _manager_and_embedder(settings: Settings, transport: Transport | None,
                           embedder: Embedder | None) -> tuple[PortkeyManager, Embedder]:
     cache = ResponseCache.from_settings(settings)
-    manager = PortkeyManager(settings, transport=transport, cache=cache)
+    manager = PortkeyManager(settings, transport=transport, cache=cache, circuits=breakers_from_settings(settings),
+                             limits=limits_from_settings(settings))
     # The one late binding: with EMBEDDINGS=gateway the embedder calls this very manager, so its calls
     # are seen by the same observers (telemetry, analytics) instead of by a second, hidden manager.
     cache.embedder = embedder if embedder is not None else build_embedder(settings, manager)
@@ -149,7 +151,8 @@ def build_runtime(settings: Settings | None = None, *, transport: Transport | No
 
     probes = {**store_probes(settings), "documents": documents_probe}
     return Runtime(settings=settings, manager=manager, embedder=shared, vector_store=vector_store,
-                   memory=memory, health=HealthChecker(manager, probes), _documents=documents)
+                   memory=memory, health=HealthChecker(manager, probes, circuits=manager.circuits),
+                   _documents=documents)
 
 
 _lock = threading.Lock()

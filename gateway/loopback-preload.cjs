@@ -6,7 +6,14 @@
 //     them as the response header `x-sophia-attempts`: JSON [{"o": origin, "m": model, "s": status} or
 //     {"o", "m", "e": error}]. URLs are reduced to their origin, so no query string (or key in one) is
 //     ever echoed; the model tells apart two targets on the same host.
-//  3. Stop cleanly on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (2 s at most), exit 0.
+//  3. Bound a plain (non-stream) answer's body: once a provider's headers arrive, the gateway reads its
+//     whole body before it answers anything, and it has no deadline for that read, so a provider that
+//     sends 200 and then goes silent holds the request forever. When the request carries
+//     `x-sophia-body-timeout-ms`, a body not complete within that time is aborted; the gateway then
+//     answers 500 without falling back (as for an unreadable body), the attempt is reported with
+//     `"e": "stalled"`, and our client goes on with the rest of the chain. Streams are left alone:
+//     the gateway passes them on, and our client bounds them itself.
+//  4. Stop cleanly on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (2 s at most), exit 0.
 'use strict';
 const net = require('node:net');
 const http = require('node:http');
@@ -36,7 +43,9 @@ http.Server.prototype.emit = function emit(event, req, res, ...rest) {
   if (event === 'request') {
     const attempts = [];
     res.__sophiaAttempts = attempts;
-    return requestStore.run(attempts, () => originalEmit.call(this, event, req, res, ...rest));
+    const bodyTimeoutMs = Number(req.headers['x-sophia-body-timeout-ms']) || 0;
+    return requestStore.run({ attempts, bodyTimeoutMs },
+      () => originalEmit.call(this, event, req, res, ...rest));
   }
   return originalEmit.call(this, event, req, res, ...rest);
 };
@@ -71,19 +80,39 @@ function errorName(err) {
   return code ? String(code) : (err && err.name) || 'fetch failed';
 }
 
+// The same response with its body piped through a watch: aborted (and the attempt marked stalled) unless
+// the body is complete within `ms` of the headers.
+function bodyWithin(response, ms, controller, entry) {
+  if (!response.body) return response;
+  const timer = setTimeout(() => {
+    entry.e = 'stalled';
+    controller.abort();
+  }, ms);
+  timer.unref();
+  const watched = response.body.pipeThrough(new TransformStream({ flush() { clearTimeout(timer); } }));
+  return new Response(watched, { status: response.status, statusText: response.statusText,
+    headers: response.headers });
+}
+
 const originalFetch = globalThis.fetch;
 globalThis.fetch = async function fetch(input, init) {
-  const attempts = requestStore.getStore();
-  if (!attempts) return originalFetch(input, init);
+  const context = requestStore.getStore();
+  if (!context) return originalFetch(input, init);
   const entry = { o: originOf(input) };
   const body = init && typeof init.body === 'string' ? init.body : '';
   const model = /"model"\s*:\s*"([^"]{1,200})"/.exec(body);
   if (model) entry.m = model[1];
-  attempts.push(entry);
+  context.attempts.push(entry);
+  const bounded = context.bodyTimeoutMs > 0 && !/"stream"\s*:\s*true/.test(body);
+  const controller = new AbortController();
+  if (bounded) {
+    const signals = init && init.signal ? [init.signal, controller.signal] : [controller.signal];
+    init = { ...init, signal: AbortSignal.any(signals) };
+  }
   try {
     const response = await originalFetch(input, init);
     entry.s = response.status;
-    return response;
+    return bounded ? bodyWithin(response, context.bodyTimeoutMs, controller, entry) : response;
   } catch (err) {
     entry.e = errorName(err);
     throw err;

@@ -21,6 +21,7 @@ from app.core.manager import PortkeyManager
 from app.core.pricing import cost_usd
 from app.core.results import ChatCompletion
 from app.core.role_chains import chain_for, grounded, role_key
+from app.core.validation import check_encodable
 from app.health import HealthChecker
 from app.memory.store import AgentMemory
 
@@ -32,6 +33,7 @@ def check_text(value: Any, what: str, max_len: int | None = None) -> str:
         raise InvalidRequestError(f"{what} must be a non-empty string")
     if max_len is not None and len(value) > max_len:
         raise InvalidRequestError(f"{what} is longer than {max_len} characters")
+    check_encodable(value, what)
     return value.strip()
 
 

@@ -1,7 +1,7 @@
 """The Redis backend: one cache shared by every instance of the service.
 
-One ``redis.asyncio`` client (and so one connection pool) per event loop, for the same reason as
-the gateway transport: a pool is bound to the loop it first ran on. When Redis fails, the
+One ``redis.asyncio`` client (and so one connection pool, ``app.core.redis_link``) per event loop,
+for the same reason as the gateway transport: a pool is bound to the loop it first ran on. When Redis fails, the
 operation counts as a miss (or a skipped store), one warning is logged for the whole outage, and
 Redis is left alone for ``retry_interval`` seconds so an outage costs at most one timeout per
 interval instead of one per request; the first operation that succeeds afterwards ends the outage.
@@ -9,25 +9,17 @@ interval instead of one per request; the first operation that succeeds afterward
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from app.cache.backends import CacheBackend, Clock
 from app.cache.metrics import BACKEND_ERRORS
 from app.core.outage import Outage
+from app.core.redis_link import LoopClients, redis_location
 
 log = logging.getLogger("app.cache")
-
-
-def redis_location(url: str) -> str:
-    """host:port of a Redis URL, without the password it may carry."""
-    parts = urlsplit(url)
-    return f"{parts.hostname or '?'}:{parts.port or 6379}"
 
 
 class RedisBackend(CacheBackend):
@@ -46,7 +38,7 @@ class RedisBackend(CacheBackend):
         self._url = url
         self._timeout = timeout
         self._clock = clock
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._clients = LoopClients(url, timeout=timeout)
         self.outage = Outage(f"redis cache at {self.location}", retry_interval, log,
                              consequence="requests go on uncached until it is back", clock=clock)
 
@@ -56,20 +48,9 @@ class RedisBackend(CacheBackend):
         return not self.outage.down
 
     def _client(self) -> Any:  # a redis.asyncio.Redis, imported lazily
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            for finished in [lp for lp in self._clients if lp.is_closed()]:  # see GatewayTransport.client
-                del self._clients[finished]
-            from redis.asyncio import Redis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-
-            # No client-side retries: the cache would rather miss than make a request wait.
-            client = Redis.from_url(self._url, socket_timeout=self._timeout,
-                                    socket_connect_timeout=self._timeout, retry=Retry(NoBackoff(), 0))
-            self._clients[loop] = client
-        return client
+        # A stale connection (Redis restarted) is replaced at once; a Redis that is down or hangs
+        # costs one timeout, then the cache misses rather than make requests wait.
+        return self._clients.client()
 
     def _failed(self, operation: str, exc: Exception) -> None:
         BACKEND_ERRORS.labels(self.name, operation).inc()
@@ -108,7 +89,4 @@ class RedisBackend(CacheBackend):
 
     async def aclose(self) -> None:
         """Close the running loop's connection pool."""
-        loop = asyncio.get_running_loop()
-        client = self._clients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        await self._clients.aclose()

@@ -39,6 +39,14 @@ async def health(console: Console, as_json: bool) -> int:
         for name, check in report["details"]["vector_databases"].items():
             table.add_row(f"store: {name}", "✅" if check["ok"] else "❌", "", escape(check["reason"]))
         console.print(table)
+        circuits = Table("target", "circuit", "attempts", "failures", "probe in")
+        for target, circuit in report["details"].get("circuits", {}).items():
+            if "state" in circuit:
+                probe = f"{circuit['probe_after_s']:g} s" if "probe_after_s" in circuit else ""
+                circuits.add_row(escape(target), circuit["state"], str(circuit["attempts"]),
+                                 str(circuit["failures"]), probe)
+        if circuits.row_count:
+            console.print(circuits)
     return 1 if report["status"] == "down" else 0
 
 

@@ -74,9 +74,10 @@ def _map_entries(entries: list[object], targets: tuple[Target, ...]) -> tuple[li
         cursor = match
         target = targets[cursor]
         status = entry.get("s")
+        error = entry.get("e")  # with a status: the body then failed (our preload's "stalled")
         attempts.append(Attempt(
             provider=target.provider.name, model=target.model,
             status=int(status) if isinstance(status, int) else None,
-            error=None if isinstance(status, int) else str(entry.get("e") or "failed"),
+            error=str(error) if error else None if isinstance(status, int) else "failed",
         ))
     return attempts, cursor

@@ -15,6 +15,11 @@
     │   ├── NotFoundError (404)  RequestTimeoutError (408)  RateLimitError (429)
     │   ├── ProviderServerError (5xx)
     │   └── AllProvidersFailedError     every target of the chain failed; carries each attempt
+    ├── LimitError                      one of our limits refused the call, before any network call;
+    │   │                               names the scope, the limit and when it resets
+    │   ├── RateLimitExceededError      requests or tokens per minute            (service: 429, Retry-After)
+    │   ├── BudgetExceededError         USD per day or per month                 (service: 402)
+    │   └── LimitsUnavailableError      the limit store is down and LIMITS_FAIL_CLOSED is set (service: 503)
     ├── StreamInterruptedError          a stream broke after content reached the caller
     └── StreamClosedError               the caller stopped reading a stream (reported, never raised)
 
@@ -212,6 +217,37 @@ class AllProvidersFailedError(ProviderError):
             headers=headers,
         )
         self.attempts = tuple(attempts)
+
+
+class LimitError(SophiaError):
+    """A limit or budget of ours (not a provider's) refused the call before anything was sent.
+
+    ``scope`` is ``role``, ``agent`` or ``api_token``; ``subject`` which one (a role key, an agent id,
+    a token digest); ``limit`` the setting's field (``requests_per_minute``...) and ``allowed`` its value;
+    ``retry_after`` seconds until the call could pass, ``resets_at`` the epoch second the window resets.
+    """
+
+    def __init__(self, message: str, *, scope: str, subject: str, limit: str, allowed: float,
+                 retry_after: float, resets_at: float) -> None:
+        super().__init__(message)
+        self.scope = scope
+        self.subject = subject
+        self.limit = limit
+        self.allowed = allowed
+        self.retry_after = retry_after
+        self.resets_at = resets_at
+
+
+class RateLimitExceededError(LimitError):
+    """Requests or tokens per minute of a role, an agent or an API token are used up (HTTP 429)."""
+
+
+class BudgetExceededError(LimitError):
+    """The USD budget per day or per month of a role or an API token is spent (HTTP 402)."""
+
+
+class LimitsUnavailableError(LimitError):
+    """The store the limits are counted in is down, and LIMITS_FAIL_CLOSED asks to refuse calls (HTTP 503)."""
 
 
 class StreamInterruptedError(SophiaError):

@@ -1,11 +1,17 @@
 """The one failover loop: send what remains of a chain, and go on after a target the gateway could not fail over.
 
-The gateway fails over by itself within one round trip (its ``fallback`` strategy). Two failures
-it cannot handle are finished here: a provider's 200 whose body is unreadable (the gateway then
-answers 500 and stops) and a stream that breaks before its first content chunk (the gateway never
-falls back once a stream started, gateway#1797). A round reports such a failure as ``TargetFailed``
-naming the target; the loop marks that attempt failed and sends the rest of the chain. Every rule
-about which target is tried next (deadlines, open circuits, policies) belongs here.
+The gateway fails over by itself within one round trip (its ``fallback`` strategy). The failures
+it cannot handle are finished here: a provider's 200 whose body is unreadable or stalled (the
+gateway then answers 500 and stops), a stream that breaks or stalls before its first content chunk
+(the gateway never falls back once a stream started, gateway#1797). A round reports such a failure
+as ``TargetFailed`` naming the target; the loop marks that attempt failed and sends the rest of the
+chain. Every rule about which target is tried next belongs here:
+
+- before each round, circuit breakers (``CircuitPort``) move targets whose circuit is open to the
+  end of what remains (never away: if all are open, all are tried), and every attempt of the call
+  is fed back to them once it is over;
+- the call has a deadline (``app.core.deadlines``: the bound its chain's per-attempt deadlines give);
+  no round starts after it, and each round may only use what is left of it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from app.core.circuits import CircuitPort
+from app.core.deadlines import Deadlines
 from app.core.failures import exhausted
 from app.core.results import Attempt, RoutingInfo, Usage
 from app.core.routing import Chain, Target
@@ -32,22 +40,42 @@ class Call:
     chain: Chain
     trace_id: str
     metadata: Mapping[str, str] | None = None
+    deadlines: Deadlines = field(default_factory=lambda: Deadlines.from_timeout(60.0))
+    """Each attempt's deadlines (the settings', or the call's role's)."""
+    bound: float = 0.0
+    """Seconds the call may take before its answer or first content (0: ``deadlines.call_bound`` of
+    the chain with no gateway retries)."""
     started: float = field(default_factory=time.perf_counter)
     attempts: list[Attempt] = field(default_factory=list)
     served: RoutingInfo | None = None
     """Set by the round that produced the answer (for a stream, once it has finished)."""
+    deferred: list[str] = field(default_factory=list)
+    """Targets tried last because their circuit was open (``provider/model``)."""
+    expires_at: float = 0.0
+    """``time.monotonic()`` by which the answer (or a stream's first content) must be in hand."""
+
+    def __post_init__(self) -> None:
+        if not self.bound:
+            self.bound = self.deadlines.call_bound(len(self.chain.targets), 0)
+        self.expires_at = time.monotonic() + self.bound
 
     @property
     def elapsed_ms(self) -> float:
         """Milliseconds since the call started."""
         return (time.perf_counter() - self.started) * 1000
 
-    def routing(self, served: Target, index: int, usage: Usage | None) -> RoutingInfo:
-        """The routing facts of an answer served by ``served``, the chain's target number ``index``."""
+    @property
+    def remaining(self) -> float:
+        """Seconds left before the call's deadline (never below zero)."""
+        return max(0.0, self.expires_at - time.monotonic())
+
+    def routing(self, served: Target, usage: Usage | None) -> RoutingInfo:
+        """The routing facts of an answer served by ``served`` (one of the call's chain)."""
+        index = self.chain.targets.index(served)
         return RoutingInfo(
             provider=served.provider.name, model=served.model, fallback_used=index > 0,
             attempts=list(self.attempts), latency_ms=self.elapsed_ms, usage=usage or Usage(),
-            trace_id=self.trace_id, served_index=index,
+            trace_id=self.trace_id, served_index=index, circuit_open=list(self.deferred),
         )
 
     def fail_last(self, reason: str) -> None:
@@ -66,23 +94,38 @@ class TargetFailed(Exception):
         self.reason = reason
 
 
-Round = Callable[[Chain, int], AsyncGenerator[T, None]]
-"""One round trip over ``remaining`` (whose first target is the call's target number ``offset``),
-yielding what reaches the caller: one completion, or a stream's chunks."""
+Round = Callable[[Chain], AsyncGenerator[T, None]]
+"""One round trip over what remains of the call's chain, yielding what reaches the caller: one
+completion, or a stream's chunks."""
 
 
-async def fail_over(call: Call, send_round: Round[T]) -> AsyncGenerator[T, None]:
-    """What ``send_round`` yields for the first round that succeeds; raises when the chain runs out."""
-    remaining, offset = call.chain, 0
-    while True:
-        try:
-            async with aclosing(send_round(remaining, offset)) as items:
-                async for item in items:
-                    yield item
-            return
-        except TargetFailed as failed:
-            call.fail_last(failed.reason)
-            if failed.index + 1 >= len(remaining.targets):
-                raise exhausted(call.attempts, call.trace_id, failed.reason) from None
-            offset += failed.index + 1
-            remaining = remaining.after(failed.index)
+async def fail_over(call: Call, send_round: Round[T], circuits: CircuitPort | None = None
+                    ) -> AsyncGenerator[T, None]:
+    """What ``send_round`` yields for the first round that succeeds; raises when the chain runs out
+    or the call's deadline passes."""
+    call.expires_at = time.monotonic() + call.bound  # a stream's clock starts when it is first read
+    remaining = call.chain
+    probes: list[str] = []
+    try:
+        while True:
+            if circuits is not None:
+                admission = await circuits.admit(remaining)
+                remaining = admission.chain
+                probes.extend(admission.probes)
+                call.deferred.extend(d for d in admission.deferred if d not in call.deferred)
+            try:
+                async with aclosing(send_round(remaining)) as items:
+                    async for item in items:
+                        yield item
+                return
+            except TargetFailed as failed:
+                call.fail_last(failed.reason)
+                if failed.index + 1 >= len(remaining.targets):
+                    raise exhausted(call.attempts, call.trace_id, failed.reason) from None
+                if call.remaining <= 0:
+                    raise exhausted(call.attempts, call.trace_id,
+                                    f"{failed.reason}; the call's deadline of {call.bound:g} s passed") from None
+                remaining = remaining.after(failed.index)
+    finally:
+        if circuits is not None:
+            await circuits.settle(call.attempts, probes)

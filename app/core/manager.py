@@ -18,20 +18,30 @@ from typing import Any, Literal, overload
 
 from pydantic import SecretStr
 
+from app.core.admission import LimitPort
 from app.core.caching import ResponseCachePort, StreamSource
+from app.core.circuits import CircuitPort
+from app.core.deadlines import Deadlines
 from app.core.embedding_batches import EMBEDDING_BATCH, embed_in_batches
 from app.core.errors import ProviderNotConfiguredError, StreamClosedError
 from app.core.failover import Call, fail_over
 from app.core.observation import CallRecord, Observers
 from app.core.providers import PROVIDERS
 from app.core.results import ChatCompletion, ChatCompletionChunk, EmbeddingResponse, RoutingInfo
+from app.core.role_chains import role_key
 from app.core.rounds import GatewayRounds
 from app.core.routing import Capability, Chain, Router
 from app.core.settings import Settings, get_settings
 from app.core.streaming import CompletionStream, SyncCompletionStream
 from app.core.sync_bridge import shared_bridge
 from app.core.transport import GatewayTransport, Transport
-from app.core.validation import check_embedding_input, check_messages, check_params
+from app.core.validation import (
+    check_embedding_input,
+    check_messages,
+    check_metadata,
+    check_params,
+    check_target_names,
+)
 
 
 def new_trace_id() -> str:
@@ -52,16 +62,32 @@ class PortkeyManager:
     """Chat completions (plain and streamed) and embeddings along provider chains, through the gateway."""
 
     def __init__(self, settings: Settings | None = None, *, transport: Transport | None = None,
-                 cache: ResponseCachePort | None = None) -> None:
+                 cache: ResponseCachePort | None = None, circuits: CircuitPort | None = None,
+                 limits: LimitPort | None = None) -> None:
         self.settings = settings if settings is not None else get_settings()
         self.router = Router(self.settings)
         self.observers = Observers()
         self.transport = transport if transport is not None else gateway_transport(self.settings)
         self.cache = cache
+        self.circuits = circuits
+        self.limits = limits
         secrets = [v.get_secret_value() for v in self.settings.model_dump().values() if isinstance(v, SecretStr)]
-        self.rounds = GatewayRounds(self.transport, self.router, max_retries=self.settings.max_retries,
-                                    request_timeout=self.settings.request_timeout, secrets=secrets)
+        self.rounds = GatewayRounds(self.transport, self.router, secrets=secrets)
         self._bridge = shared_bridge()
+        self._deadlines = Deadlines.from_timeout(self.settings.request_timeout)
+
+    def deadlines(self, metadata: Mapping[str, str] | None = None) -> Deadlines:
+        """Each attempt's deadlines for a call: from REQUEST_TIMEOUT, or its role's (``ROLE_DEADLINES``)."""
+        if metadata and "domain" in metadata and "role" in metadata:
+            override = self.settings.role_deadlines.get(role_key(metadata["domain"], metadata["role"]))
+            if override:
+                return self._deadlines.overridden(override)
+        return self._deadlines
+
+    def _call(self, kind: str, chain: Chain, trace_id: str | None, metadata: Mapping[str, str] | None) -> Call:
+        deadlines = self.deadlines(metadata)
+        return Call(kind, chain, trace_id or new_trace_id(), metadata, deadlines=deadlines,
+                    bound=deadlines.call_bound(len(chain.targets), self.settings.max_retries))
 
     @property
     def gateway_url(self) -> str:
@@ -78,6 +104,7 @@ class PortkeyManager:
         capability: Capability = Capability.CHAT,
     ) -> Chain:
         """The targets a call would use, in order; raises before any network call if none is usable."""
+        check_target_names(provider, model, fallbacks)
         if provider is None:
             provider = self.default_provider(capability)
         return self.router.build(self.router.requested(provider, model, fallbacks), capability)
@@ -140,8 +167,11 @@ class PortkeyManager:
         """
         checked = check_messages(messages)
         check_params(params)
+        check_metadata(metadata)
         chain = self.chain(provider, model, fallbacks)
-        call = Call("chat_stream" if stream else "chat", chain, trace_id or new_trace_id(), metadata)
+        if self.limits is not None:
+            await self.limits.admit(metadata)
+        call = self._call("chat_stream" if stream else "chat", chain, trace_id, metadata)
         body = {"model": chain.primary.model, "messages": checked, **params}
         plan = None if self.cache is None else self.cache.completion_plan(
             chain, checked, params, metadata, cache=cache, refresh=refresh, semantic=semantic_cache)
@@ -187,21 +217,22 @@ class PortkeyManager:
 
     async def _complete(self, call: Call, body: dict[str, Any]) -> ChatCompletion:
         try:
-            async with aclosing(fail_over(call, lambda remaining, offset: self.rounds.chat(
-                    call, body, remaining, offset))) as answers:
+            async with aclosing(fail_over(call, lambda remaining: self.rounds.chat(call, body, remaining),
+                                          self.circuits)) as answers:
                 completion = await anext(answers)
         except Exception as exc:
             self._report(call, error=exc)
             raise
         self._report(call, routing=completion.routing)
+        await self._account(call, completion.routing)
         return completion
 
     async def _stream(self, call: Call, body: dict[str, Any], sink: CompletionStream
                       ) -> AsyncGenerator[ChatCompletionChunk, None]:
         call.started = time.perf_counter()  # the stream's clock starts when the caller starts reading
         try:
-            async with aclosing(fail_over(call, lambda remaining, offset: self.rounds.stream(
-                    call, body, remaining, offset))) as chunks:
+            async with aclosing(fail_over(call, lambda remaining: self.rounds.stream(call, body, remaining),
+                                          self.circuits)) as chunks:
                 async for chunk in chunks:
                     yield chunk
         except GeneratorExit:
@@ -213,6 +244,7 @@ class PortkeyManager:
             raise
         sink.routing = call.served
         self._report(call, routing=call.served)
+        await self._account(call, call.served)
 
     # ----- embeddings ---------------------------------------------------------------------------
 
@@ -235,8 +267,11 @@ class PortkeyManager:
         only texts not in the cache are sent (``cache`` and ``refresh`` as for completions).
         """
         texts = check_embedding_input(input)
+        check_metadata(metadata)
         chain = self.chain(provider, model, fallbacks=[], capability=Capability.EMBEDDING)
-        call = Call("embedding", chain, trace_id or new_trace_id(), metadata)
+        if self.limits is not None:
+            await self.limits.admit(metadata)
+        call = self._call("embedding", chain, trace_id, metadata)
         plan = None if self.cache is None else self.cache.embedding_plan(chain, texts, metadata, cache=cache,
                                                                           refresh=refresh)
         try:
@@ -250,6 +285,7 @@ class PortkeyManager:
             self._report(call, error=exc)
             raise
         self._report(call, routing=result.routing)
+        await self._account(call, result.routing)
         return result
 
     def create_embedding(self, input: str | Sequence[str], provider: Any = None,
@@ -267,8 +303,14 @@ class PortkeyManager:
             latency_ms=latency_ms, routing=routing, error=error, metadata=dict(call.metadata or {}),
         ))
 
+    async def _account(self, call: Call, routing: RoutingInfo | None) -> None:
+        if self.limits is not None:
+            await self.limits.account(call.metadata, routing)
+
     async def aclose(self) -> None:
-        """Close the transport's pool of the running loop and the cache's connections."""
+        """Close the transport's pool of the running loop, the cache's and the breakers' connections."""
         await self.transport.aclose()
         if self.cache is not None:
             await self.cache.aclose()
+        if self.circuits is not None:
+            await self.circuits.aclose()

@@ -4,6 +4,11 @@ A dependency (Redis, a vector store, an embedder) that fails is not asked again 
 seconds, so an outage costs one timeout per pause instead of one per request. The outage is logged
 once when it starts and once when the first success ends it. ``guard`` runs one optional step
 (agent memory, document retrieval) so that it degrades instead of failing the request around it.
+
+Report only failures that mean the dependency is down, never one a reconnect would have cured: a
+pause opened by each stale pooled connection after a Redis restart let every request of a burst
+pass the rate limiter. Redis users get their connections from ``app.core.redis_link``, which resends
+a command on a fresh connection before anything is reported here.
 """
 
 from __future__ import annotations

@@ -71,6 +71,8 @@ class RoutingInfo(BaseModel):
     trace_id: str
     served_index: int = 0
     cached: CacheStatus = None
+    circuit_open: list[str] = Field(default_factory=list)
+    """Targets (``provider/model``) tried last, or not at all, because their circuit was open."""
 
 
 class Message(_Open):

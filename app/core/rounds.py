@@ -3,7 +3,8 @@
 A round sends the chain it is given as one Portkey config, reads which targets were tried from
 the response headers (``app.core.attempts``) into the call, and either yields what reaches the
 caller, raises ``TargetFailed`` for a failure the gateway could not fail over (the failover loop
-then goes on), or raises the error the answer calls for.
+then goes on), or raises the error the answer calls for. A round never outlives the call's
+deadline, and enforces the per-attempt deadlines the gateway cannot (``app.core.deadlines``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.core.attempts import read_attempts
+from app.core.deadlines import StreamPace
 from app.core.errors import StreamInterruptedError
 from app.core.failover import Call, TargetFailed
 from app.core.failures import exhausted, failure_from_response
@@ -28,27 +30,23 @@ from app.core.transport import Response, Transport
 class GatewayRounds:
     """Sends rounds through ``transport``; ``router`` compiles each chain into its Portkey config."""
 
-    def __init__(self, transport: Transport, router: Router, *, max_retries: int, request_timeout: float,
-                 secrets: Sequence[str] = ()) -> None:
+    def __init__(self, transport: Transport, router: Router, *, secrets: Sequence[str] = ()) -> None:
         self.transport = transport
         self.router = router
-        self.max_retries = max_retries
-        self.request_timeout = request_timeout
         self.secrets = list(secrets)
 
-    def chain_timeout(self, chain: Chain) -> float:
-        """Our deadline for one round: the gateway may spend, per target, every retry plus its 1, 2, 4 s back-offs."""
-        retries = self.max_retries
-        per_target = (retries + 1) * self.request_timeout + (2**retries - 1)
-        return per_target * len(chain.targets) + 5.0
-
     def headers(self, chain: Chain, call: Call, body: Mapping[str, Any] | None = None) -> dict[str, str]:
-        """The gateway headers of one round: the chain's Portkey config, the trace id and the metadata."""
+        """The gateway headers of one round: the chain's Portkey config (each target's ``request_timeout``
+        is the headers deadline), the plain body's deadline for our preload, the trace id and the metadata."""
         has_max_tokens = body is None or "max_tokens" in body or "max_completion_tokens" in body
-        headers = {"x-portkey-config": self.router.portkey_config(chain, has_max_tokens=has_max_tokens),
-                   "x-portkey-trace-id": call.trace_id}
-        if call.metadata:
-            headers["x-portkey-metadata"] = json.dumps({k: str(v) for k, v in call.metadata.items()})
+        deadlines = call.deadlines
+        headers = {"x-portkey-config": self.router.portkey_config(chain, has_max_tokens=has_max_tokens,
+                                                                 timeout_ms=int(deadlines.headers * 1000)),
+                   "x-portkey-trace-id": call.trace_id,
+                   "x-sophia-body-timeout-ms": str(int(deadlines.first_content * 1000))}
+        metadata = {k: str(v) for k, v in (call.metadata or {}).items() if k not in PRIVATE_METADATA}
+        if metadata:
+            headers["x-portkey-metadata"] = json.dumps(metadata)
         return headers
 
     def _read(self, response: Response, chain: Chain, call: Call) -> tuple[list[Attempt], int]:
@@ -56,12 +54,11 @@ class GatewayRounds:
         call.attempts.extend(attempts)
         return attempts, index
 
-    async def chat(self, call: Call, body: dict[str, Any], remaining: Chain,
-                   offset: int) -> AsyncGenerator[ChatCompletion, None]:
+    async def chat(self, call: Call, body: dict[str, Any], remaining: Chain) -> AsyncGenerator[ChatCompletion, None]:
         """A plain completion: yields the one answer."""
         body["model"] = remaining.primary.model
         response = await self.transport.post("/chat/completions", json.dumps(body).encode(),
-                                             self.headers(remaining, call, body), self.chain_timeout(remaining))
+                                             self.headers(remaining, call, body), call.remaining)
         attempts, index = self._read(response, remaining, call)
         if not response.is_success and not _unreadable_answer(response, attempts):
             raise failure_from_response(response, call.chain, call.attempts, call.trace_id, self.secrets)
@@ -70,20 +67,19 @@ class GatewayRounds:
         except ValidationError:
             completion = None
         if completion is None:
-            # The provider said 200 but its body could not be read (the gateway then answers 500
-            # "Something went wrong" and stops its fallback loop).
-            raise TargetFailed(index, "malformed response")
-        completion.routing = call.served = call.routing(remaining.targets[index], offset + index, completion.usage)
+            # The provider said 200 but its body could not be read, or did not arrive in time (the
+            # gateway then answers 500 "Something went wrong" and stops its fallback loop).
+            raise TargetFailed(index, _unreadable_reason(attempts, call))
+        completion.routing = call.served = call.routing(remaining.targets[index], completion.usage)
         yield completion
 
-    async def stream(self, call: Call, body: dict[str, Any], remaining: Chain,
-                     offset: int) -> AsyncGenerator[ChatCompletionChunk, None]:
+    async def stream(self, call: Call, body: dict[str, Any], remaining: Chain
+                     ) -> AsyncGenerator[ChatCompletionChunk, None]:
         """A streamed completion: yields its chunks, holding those before the first content back so
         that a break before any content can still go on with the next target unseen by the caller."""
         body["model"] = remaining.primary.model
-        timeout = self.chain_timeout(remaining)
         async with self.transport.stream("/chat/completions", json.dumps(body).encode(),
-                                         self.headers(remaining, call, body), timeout) as response:
+                                         self.headers(remaining, call, body), call.remaining) as response:
             _, index = self._read(response, remaining, call)
             if not response.is_success:
                 await response.aread()
@@ -92,8 +88,9 @@ class GatewayRounds:
             held: list[ChatCompletionChunk] = []
             delivered = ""
             usage: Usage | None = None
+            pace = StreamPace(call.deadlines, call.expires_at)
             try:
-                async for chunk in read_chunks(self.transport, response, timeout):
+                async for chunk in read_chunks(self.transport, response, pace):
                     usage = chunk.usage or usage
                     if not delivered and not chunk.text:
                         held.append(chunk)
@@ -111,14 +108,14 @@ class GatewayRounds:
                 raise TargetFailed(index, reason) from None
             for early in held:
                 yield early
-            call.served = call.routing(served, offset + index, usage)
+            call.served = call.routing(served, usage)
 
     async def embeddings(self, call: Call, texts: list[str]) -> tuple[EmbeddingResponse, list[Attempt]]:
         """One batch on the chain's one target (embeddings never fall back: see the manager)."""
         chain = call.chain
         body = {"model": chain.primary.model, "input": texts}
         response = await self.transport.post("/embeddings", json.dumps(body).encode(),
-                                             self.headers(chain, call), self.chain_timeout(chain))
+                                             self.headers(chain, call), call.remaining)
         attempts, _ = read_attempts(response.headers, chain, response.status_code)
         if not response.is_success:
             raise failure_from_response(response, chain, attempts, call.trace_id, self.secrets)
@@ -126,6 +123,16 @@ class GatewayRounds:
             return EmbeddingResponse.model_validate_json(response.content), attempts
         except ValidationError:
             raise exhausted(attempts, call.trace_id, "the embeddings answer was not valid") from None
+
+
+PRIVATE_METADATA = frozenset({"api_token"})
+"""Call metadata our layer uses (limits) that is never sent to the gateway."""
+
+
+def _unreadable_reason(attempts: list[Attempt], call: Call) -> str:
+    if attempts and attempts[-1].error == "stalled":  # our preload aborted a body that did not come in time
+        return f"stalled: no complete answer within {call.deadlines.first_content:g} s"
+    return "malformed response"
 
 
 def _unreadable_answer(response: Response, attempts: list[Attempt]) -> bool:

@@ -207,13 +207,15 @@ class Router:
             self._warned.add(name)
             log.warning("provider %s left out of chains: %s", name, resolution.reason)
 
-    def portkey_config(self, chain: Chain, *, has_max_tokens: bool = True) -> str:
+    def portkey_config(self, chain: Chain, *, has_max_tokens: bool = True, timeout_ms: int | None = None) -> str:
         """The ``x-portkey-config`` header value for ``chain`` (cached: chains repeat).
 
-        ``has_max_tokens=False`` fills in a default for providers whose API requires one.
+        ``has_max_tokens=False`` fills in a default for providers whose API requires one; ``timeout_ms``
+        is each target's ``request_timeout`` (default: REQUEST_TIMEOUT).
         """
-        return _compile(chain.targets, self.settings.max_retries, int(self.settings.request_timeout * 1000),
-                        not has_max_tokens)
+        if timeout_ms is None:
+            timeout_ms = int(self.settings.request_timeout * 1000)
+        return _compile(chain.targets, self.settings.max_retries, timeout_ms, not has_max_tokens)
 
 
 @lru_cache(maxsize=512)

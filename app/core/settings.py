@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, create_model, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.errors import ConfigurationError
@@ -32,6 +41,20 @@ def _http_url(value: str | None) -> str | None:
 
 
 HttpUrlStr = Annotated[str, AfterValidator(_http_url)]
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+AttemptDeadlines = dict[Literal["headers", "first_content", "idle"], Seconds]
+"""A role's per-attempt deadlines that differ from the defaults (see ``app.core.deadlines``)."""
+
+
+class CallerLimits(BaseModel):
+    """Limits of one role, agent or API token (each unset field: no limit)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests_per_minute: int | None = Field(None, ge=1)
+    tokens_per_minute: int | None = Field(None, ge=1)
+    usd_per_day: float | None = Field(None, gt=0)
+    usd_per_month: float | None = Field(None, gt=0)
 
 
 class Settings(BaseSettings):
@@ -47,6 +70,10 @@ class Settings(BaseSettings):
 
     max_retries: int = Field(3, ge=0, le=5, description="gateway retries per target (its maximum is 5)")
     request_timeout: float = Field(60.0, gt=0, le=3600, description="seconds per provider attempt")
+    role_deadlines: dict[str, AttemptDeadlines] = Field(
+        default_factory=dict,
+        description='JSON per role, e.g. {"sophia/financial_analyst": {"first_content": 120}}; '
+                    "headers, first_content, idle in seconds (default: REQUEST_TIMEOUT, half, half)")
     cache_ttl: int = Field(3600, ge=0, description="seconds a cached answer lives; 0 disables caching")
     enable_fallback: bool = True
     role_chains: dict[str, list[str]] = Field(
@@ -64,7 +91,26 @@ class Settings(BaseSettings):
         "local", description="local: all-MiniLM-L6-v2 on the CPU; gateway: the first configured provider's model")
     sophia_embedding_threads: int = Field(1, ge=1, le=64, description="CPU threads of the local embedder")
 
+    # Circuit breakers per target; see the README's Reliability section.
+    circuit_breaker: bool = Field(True, description="keep targets whose circuit is open last in their chains")
+    circuit_window: float = Field(60.0, gt=0, le=3600, description="seconds of attempts a failure rate covers")
+    circuit_min_requests: int = Field(10, ge=1, description="attempts in the window before a circuit may open")
+    circuit_failure_rate: float = Field(0.5, gt=0, le=1, description="share of failed attempts that opens it")
+    circuit_cooldown: float = Field(30.0, gt=0, le=3600, description="seconds open before one probe")
+    circuit_max_cooldown: float = Field(300.0, gt=0, le=86400, description="cooldown cap (it doubles per failed probe)")
+
+    # Limits and budgets of the Python API and the service; see the README's Reliability section. Keys are
+    # role keys, agent ids, API token digests, or "*" (each one that has no entry of its own).
+    role_limits: dict[str, CallerLimits] = Field(
+        default_factory=dict, description='JSON, e.g. {"*": {"requests_per_minute": 60}, '
+                                          '"sophia/market_analyst": {"usd_per_day": 5}}')
+    agent_limits: dict[str, CallerLimits] = Field(default_factory=dict, description='JSON, e.g. {"*": {...}}')
+    api_token_limits: dict[str, CallerLimits] = Field(default_factory=dict, description='JSON, e.g. {"*": {...}}')
+    limits_fail_closed: bool = Field(False, description="refuse calls while the limit store is down")
+
     redis_url: str | None = None
+    redis_namespace: str = Field("sophia", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+                                 description="prefix of the breaker and limit keys in Redis")
     qdrant_url: HttpUrlStr | None = None
     qdrant_api_key: SecretStr | None = None
     qdrant_path: str | None = None
@@ -100,14 +146,22 @@ class Settings(BaseSettings):
     sophia_rate_limit: str = Field("120/minute", description="per token (or client IP), e.g. 10/second")
     sophia_max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
 
-    @field_validator("role_chains", "semantic_cache_roles")
+    @field_validator("role_chains", "semantic_cache_roles", "role_deadlines")
     @classmethod
     def _known_roles(cls, value: dict[str, list[str]] | list[str]) -> dict[str, list[str]] | list[str]:
         for key in value:
             if key not in ROLE_CHAINS:
                 raise ValueError(f"unknown role {key!r}; expected one of {', '.join(ROLE_CHAINS)}")
             if isinstance(value, dict) and not value[key]:
-                raise ValueError(f"{key}: the chain is empty")
+                raise ValueError(f"{key}: empty")
+        return value
+
+    @field_validator("role_limits")
+    @classmethod
+    def _known_limited_roles(cls, value: dict[str, CallerLimits]) -> dict[str, CallerLimits]:
+        for key in value:
+            if key != "*" and key not in ROLE_CHAINS:
+                raise ValueError(f"unknown role {key!r}; expected '*' or one of {', '.join(ROLE_CHAINS)}")
         return value
 
     @property

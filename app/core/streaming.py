@@ -8,13 +8,16 @@ targets, so the caller sees one clean stream; one that breaks after content was 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 from app.core.errors import GatewayConnectionError
 from app.core.results import ChatCompletionChunk, RoutingInfo
 
 if TYPE_CHECKING:
+    from app.core.deadlines import StreamPace
     from app.core.sync_bridge import SyncBridge
     from app.core.transport import Response, Transport
 
@@ -27,30 +30,47 @@ class StreamBroken(Exception):
         self.reason = reason
 
 
-async def read_chunks(transport: Transport, response: Response, timeout: float
+async def read_chunks(transport: Transport, response: Response, pace: StreamPace
                       ) -> AsyncIterator[ChatCompletionChunk]:
-    """Chunks of one gateway stream; raises StreamBroken unless the stream really finished."""
+    """Chunks of one gateway stream; raises StreamBroken unless the stream really finished, or when it
+    stays silent longer than ``pace`` allows (before its first content, or between events)."""
     finished = False
     try:
-        async for data in transport.events(response, timeout):
-            if data == "[DONE]":
-                break  # the end marker alone does not prove a finish: the check below decides
-            try:
-                chunk = ChatCompletionChunk.model_validate_json(data)
-            except ValueError:
-                raise StreamBroken("malformed chunk") from None
-            error = (chunk.model_extra or {}).get("error")
-            if error:
-                raise StreamBroken(f"error event: {error.get('message', error) if isinstance(error, dict) else error}")
-            if any(c.finish_reason for c in chunk.choices):
-                finished = True
-            yield chunk
+        async with aclosing(transport.events(response, pace.deadlines.idle)) as events:
+            async for data in _paced(events, pace):
+                if data == "[DONE]":
+                    break  # the end marker alone does not prove a finish: the check below decides
+                try:
+                    chunk = ChatCompletionChunk.model_validate_json(data)
+                except ValueError:
+                    raise StreamBroken("malformed chunk") from None
+                error = (chunk.model_extra or {}).get("error")
+                if error:
+                    message = error.get("message", error) if isinstance(error, dict) else error
+                    raise StreamBroken(f"error event: {message}")
+                if any(c.finish_reason for c in chunk.choices):
+                    finished = True
+                pace.saw(chunk)
+                yield chunk
     except GatewayConnectionError as exc:
         raise StreamBroken(f"connection lost ({exc.reason})") from None
     except ValueError as exc:  # not an event stream at all
         raise StreamBroken(f"malformed stream ({exc})") from None
     if not finished:
         raise StreamBroken("stream ended before it finished")
+
+
+async def _paced(events: AsyncIterator[str], pace: StreamPace) -> AsyncIterator[str]:
+    iterator = aiter(events)
+    while True:
+        try:
+            async with asyncio.timeout(pace.wait()):
+                data = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise StreamBroken(pace.missed()) from None
+        yield data
 
 
 class CompletionStream:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from typing import Any, Protocol
 
@@ -31,7 +31,7 @@ class Transport(Protocol):
     base_url: str
 
     async def post(self, path: str, content: bytes, headers: Mapping[str, str], timeout: float) -> Response:
-        """The whole answer; raises ``GatewayConnectionError`` when none came."""
+        """The whole answer within ``timeout`` seconds; raises ``GatewayConnectionError`` when none came."""
         ...
 
     def stream(self, path: str, content: bytes, headers: Mapping[str, str],
@@ -39,11 +39,12 @@ class Transport(Protocol):
         """The answer with its body unread (read it with ``events``); closed on exit."""
         ...
 
-    def events(self, response: Response, timeout: float) -> AsyncIterator[str]:
+    def events(self, response: Response, timeout: float) -> AsyncGenerator[str, None]:
         """The ``data`` of each server-sent event of a streamed answer, in order.
 
-        Raises ``GatewayConnectionError`` when the connection is lost or idle for ``timeout`` seconds,
-        ``ValueError`` when the answer is not an event stream.
+        Raises ``GatewayConnectionError`` when the connection is lost, ``ValueError`` when the answer
+        is not an event stream. How long to wait for each event is the reader's to bound; ``timeout``
+        is the bound it uses, for the error's message.
         """
         ...
 
@@ -57,6 +58,8 @@ def translated_errors(base_url: str, timeout: float) -> Iterator[None]:
     """``httpx2`` exceptions raised inside become ``GatewayConnectionError``s."""
     try:
         yield
+    except TimeoutError:  # our own hard bound (asyncio), not httpx2's per-read one
+        raise GatewayTimeoutError(base_url, timeout) from None
     except httpx2.ConnectTimeout:
         raise GatewayUnavailableError(base_url, "connect timeout") from None
     except httpx2.TimeoutException:
@@ -122,22 +125,27 @@ class GatewayTransport:
     async def post(self, path: str, content: bytes, headers: Mapping[str, str], timeout: float) -> Response:
         """The whole answer; raises ``GatewayConnectionError`` when none came."""
         with translated_errors(self.base_url, timeout):
-            return await self.client().post(path, content=content, headers=dict(headers), timeout=timeout)
+            async with asyncio.timeout(timeout):  # the whole answer, however slowly its bytes trickle
+                return await self.client().post(path, content=content, headers=dict(headers), timeout=timeout)
 
     @asynccontextmanager
     async def stream(self, path: str, content: bytes, headers: Mapping[str, str],
                      timeout: float) -> AsyncIterator[Response]:
         """The answer with its body unread; closed on exit."""
         client = self.client()
-        request = client.build_request("POST", path, content=content, headers=dict(headers), timeout=timeout)
+        # No per-read timeout: the wait for headers is bounded here, and the body's pace by the reader
+        # (``app.core.deadlines.StreamPace``), which knows when content started.
+        request = client.build_request("POST", path, content=content, headers=dict(headers),
+                                       timeout=httpx2.Timeout(timeout, read=None, connect=min(5.0, timeout)))
         with translated_errors(self.base_url, timeout):
-            response = await client.send(request, stream=True)
+            async with asyncio.timeout(timeout):
+                response = await client.send(request, stream=True)
         try:
             yield response
         finally:
             await response.aclose()
 
-    async def events(self, response: Response, timeout: float) -> AsyncIterator[str]:
+    async def events(self, response: Response, timeout: float) -> AsyncGenerator[str, None]:
         """The ``data`` of each server-sent event; raises ValueError when the body is not an event stream."""
         with translated_errors(self.base_url, timeout):
             try:

@@ -72,8 +72,11 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
             await analytics.aclose()
             await runtime.aclose()
 
+    # With auth on, the API's description is not handed to whoever asks: no /openapi.json, no /docs.
+    docs = not config.auth_enabled
     app = FastAPI(title="Sophia Intel AI routing layer", version=ops_routes.package_version(),
-                  lifespan=lifespan, docs_url="/docs", redoc_url=None)
+                  lifespan=lifespan, docs_url="/docs" if docs else None, redoc_url=None,
+                  openapi_url="/openapi.json" if docs else None)
     errors.install(app)
     app.include_router(openai_routes.router)
     app.include_router(agent_routes.router)

@@ -80,7 +80,13 @@ function render(d){
     {dateStyle:'short',timeStyle:'short'}):'–');
   document.getElementById('t-docs').title=docs.error||'';
   tile('status','overall: '+(d.health?d.health.status:'not checked yet')+' · updated '+new Date().toLocaleTimeString());
+  circuits(d.circuits||{});
 }
+function circuits(c){const body=document.getElementById('circuits');body.textContent='';
+  for(const [target,s] of Object.entries(c)){if(!s.state)continue;const tr=document.createElement('tr');
+    [target,s.state.replace('_','-'),s.attempts,s.failures,s.probe_after_s!==undefined?s.probe_after_s+' s':'']
+      .forEach((v,i)=>{const td=document.createElement('td');td.textContent=v;
+        if(i===1)td.className=s.state==='closed'?'ok':'bad';tr.appendChild(td);});body.appendChild(tr);}}
 async function poll(){
   try{const r=await fetch('api/dashboard?minutes='+document.getElementById('window').value,
       {headers:token?{Authorization:'Bearer '+token}:{}});
@@ -112,6 +118,9 @@ def render_dashboard(sandboxed: tuple[str, ...], version: str) -> str:
     table = ('<div class="card wide"><h2>Providers</h2><table><thead><tr><th>provider</th><th>health</th>'
              '<th>requests</th><th>errors</th><th>fallbacks</th><th>avg latency</th><th>tokens</th><th>cost</th>'
              '</tr></thead><tbody id="providers"></tbody></table></div>')
+    circuits = ('<div class="card wide"><h2>Circuits (per target, at the last health check)</h2><table><thead><tr>'
+                '<th>target</th><th>circuit</th><th>attempts in window</th><th>failures</th><th>probe in</th>'
+                '</tr></thead><tbody id="circuits"></tbody></table></div>')
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sophia routing dashboard</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>
@@ -119,5 +128,5 @@ def render_dashboard(sandboxed: tuple[str, ...], version: str) -> str:
 <span style="margin-left:auto">window <select id="window"><option value="15">15 min</option>
 <option value="60" selected>1 hour</option><option value="360">6 hours</option><option value="1440">24 hours</option>
 </select></span></header>{banner}
-<main><div class="tiles">{tiles}</div>{charts}{table}</main>
+<main><div class="tiles">{tiles}</div>{charts}{table}{circuits}</main>
 <script>{_SCRIPT}</script></body></html>"""

@@ -8,6 +8,7 @@ ours upstream were not, and a 401 would tell the caller the wrong thing.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,9 +21,9 @@ from app.core.redaction import redact
 
 log = logging.getLogger("app.service")
 
-_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-          404: "not_found_error", 408: "timeout_error", 413: "invalid_request_error", 429: "rate_limit_error",
-          504: "timeout_error"}
+_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "insufficient_quota",
+          403: "permission_error", 404: "not_found_error", 408: "timeout_error", 413: "invalid_request_error",
+          429: "rate_limit_error", 504: "timeout_error"}
 
 
 def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None,
@@ -54,6 +55,10 @@ def describe(exc: BaseException) -> tuple[int, str, dict[str, Any]]:
         return 503, "configuration_error", {"env_vars": list(exc.env_vars)}
     if isinstance(exc, e.InvalidRequestError):
         return 400, "invalid_request", {}
+    if isinstance(exc, e.LimitError):
+        status = {e.BudgetExceededError: 402, e.LimitsUnavailableError: 503}.get(type(exc), 429)
+        code = {402: "budget_exceeded", 503: "limits_unavailable"}.get(status, "limit_exceeded")
+        return status, code, {"scope": exc.scope, "limit": exc.limit, "resets_at": round(exc.resets_at)}
     if isinstance(exc, e.GatewayTimeoutError):
         return 504, "gateway_timeout", {}
     if isinstance(exc, e.GatewayConnectionError):
@@ -69,8 +74,8 @@ def install(app: FastAPI) -> None:
         status, code, extra = describe(exc)
         headers = {}
         retry_after = getattr(exc, "retry_after", None)
-        if status == 429 and retry_after:
-            headers["Retry-After"] = str(max(1, round(retry_after)))
+        if status in (402, 429, 503) and retry_after:
+            headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
         return _error_response(status, str(exc), code=code, headers=headers, **extra)
 
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

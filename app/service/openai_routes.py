@@ -6,7 +6,7 @@ import base64
 import json
 import struct
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -49,16 +49,27 @@ class EmbeddingRequest(BaseModel):
     encoding_format: str = "float"
 
 
+def _header_value(value: str) -> str:
+    # HTTP header values are Latin-1 on the wire: anything else (or a line break) is escaped, never a 500.
+    return value.encode("ascii", "backslashreplace").decode("ascii").replace("\r", "").replace("\n", "")
+
+
 def _routing_headers(routing: RoutingInfo | None, trace_id: str) -> dict[str, str]:
-    headers = {"x-sophia-trace-id": trace_id}
+    headers = {"x-sophia-trace-id": _header_value(trace_id)}
     if routing is not None:
-        headers.update({"x-sophia-provider": routing.provider, "x-sophia-model": routing.model,
+        headers.update({"x-sophia-provider": _header_value(routing.provider),
+                        "x-sophia-model": _header_value(routing.model),
                         "x-sophia-fallback": str(routing.fallback_used).lower()})
     return headers
 
 
+def _caller(route_metadata: dict[str, str], identity: str) -> dict[str, str]:
+    # The caller's identity (a token digest, or its IP without auth) is what API-token limits count.
+    return {**route_metadata, "api_token": identity}
+
+
 @router.post("/chat/completions")
-async def chat_completions(body: ChatRequest, state: StateDep) -> Any:
+async def chat_completions(body: ChatRequest, state: StateDep, identity: Annotated[str, Depends(rate_limited)]) -> Any:
     """Create a chat completion, as OpenAI's API does, with provider fallback.
 
     ``model`` is ``<provider>/<model>`` (e.g. ``groq/llama-3.3-70b-versatile``) or a role
@@ -72,7 +83,7 @@ async def chat_completions(body: ChatRequest, state: StateDep) -> Any:
     result = await state.manager.acreate_completion(
         provider=route.provider, fallbacks=route.fallbacks if body.fallbacks is None else body.fallbacks,
         messages=body.messages, stream=body.stream,
-        trace_id=trace_id, metadata=route.metadata or None, **params,
+        trace_id=trace_id, metadata=_caller(route.metadata, identity), **params,
     )
     if not isinstance(result, CompletionStream):
         return JSONResponse(as_dict(result), headers=_routing_headers(result.routing, trace_id))
@@ -108,12 +119,13 @@ def _event(payload: dict[str, Any]) -> str:
 
 
 @router.post("/embeddings")
-async def embeddings(body: EmbeddingRequest, state: StateDep) -> Any:
+async def embeddings(body: EmbeddingRequest, state: StateDep, identity: Annotated[str, Depends(rate_limited)]) -> Any:
     """Create embeddings, as OpenAI's API does; ``model`` is ``<provider>/<embedding model>``."""
     route = resolve_model(body.model, state.manager.settings)
     if route.metadata:
         raise InvalidRequestError(f"{body.model} is a chat role; embeddings need '<provider>/<embedding model>'")
-    result = await state.manager.acreate_embedding(body.input, provider=route.provider)
+    result = await state.manager.acreate_embedding(body.input, provider=route.provider,
+                                                   metadata=_caller(route.metadata, identity))
     payload = as_dict(result)
     if body.encoding_format == "base64":
         # The OpenAI SDK asks for base64 by default: little-endian float32, as OpenAI sends it.

@@ -24,6 +24,9 @@ router = APIRouter()
 
 DOCUMENTS_STATS_TIMEOUT = 5.0
 """Seconds the dashboard waits for the document store's counts before showing it as unavailable."""
+FORCE_INTERVAL = 5.0
+"""Seconds within which ``/health?force=true`` reuses the last probe: forcing cannot turn polling into
+a stream of paid completions."""
 
 
 def package_version() -> str:
@@ -48,8 +51,14 @@ async def health(state: StateDep, force: bool = False) -> JSONResponse:
 
     ``status`` is ``operational``, ``degraded`` (some provider fails) or ``down`` (the gateway is
     unreachable, no provider is configured or a role has no healthy provider; then HTTP 503).
-    Probe results are reused for 15 s; ``force=true`` probes again (each probe is a 1-token completion).
+    Probe results are reused for 15 s; ``force=true`` probes again (each probe is a 1-token completion),
+    at most once per 5 s: a forced request within that time gets the last probe's results.
     """
+    if force:
+        now = time.monotonic()
+        force = now - state.last_forced >= FORCE_INTERVAL
+        if force:
+            state.last_forced = now
     report = await check_health(state, force)
     return JSONResponse(report, status_code=503 if report["status"] == "down" else 200)
 
@@ -102,6 +111,7 @@ async def dashboard_data(state: StateDep,
                        "cache_hits": s.cache_hits, "avg_latency_ms": s.avg_latency_ms,
                        "tokens": s.prompt_tokens + s.completion_tokens, "cost_usd": s.cost_usd} for s in stats],
         "health": health,
+        "circuits": state.last_health["details"].get("circuits", {}) if state.last_health else {},
         "sandbox": list(state.config.sandboxed),
         "analytics_backend": state.analytics.backend,
         "analytics_error": analytics_error,

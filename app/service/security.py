@@ -15,11 +15,12 @@ import time
 from collections.abc import Iterable
 
 from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.outage import Outage
+from app.core.redis_link import limits_storage
 from app.service.errors import error_body
 
 log = logging.getLogger("app.service")
@@ -70,14 +71,9 @@ class RateLimiter:
         self.rate: RateLimitItem = parse(rate)
         self.text = rate
         self.namespace = namespace
-        self.storage: Storage
-        if redis_url:
-            uri = redis_url if redis_url.startswith("async+") else "async+" + redis_url
-            # Short timeouts: with Redis unreachable, a request must not wait for the OS connect timeout.
-            self.storage = RedisStorage(uri, implementation="redispy", key_prefix=f"{namespace}-ratelimit",
-                                        socket_timeout=0.5, socket_connect_timeout=0.5)
-        else:
-            self.storage = MemoryStorage()
+        # Short timeouts (with Redis unreachable, a request must not wait for the OS connect timeout),
+        # and a pool that reconnects a stale connection instead of reporting an outage.
+        self.storage: Storage = limits_storage(redis_url, f"{namespace}-ratelimit")
         self.shared = bool(redis_url)
         self._limiter = MovingWindowRateLimiter(self.storage)
         self.outage = Outage("rate limiter store", 1.0, log, consequence="requests are not rate limited")

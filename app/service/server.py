@@ -6,11 +6,38 @@ the embedded cache and vector store, SQLite analytics. Nothing to install or con
 
 from __future__ import annotations
 
+import copy
+import logging
+import re
 import signal
 import sys
 from typing import Any
 
 from app.service.config import ServiceConfig
+
+_SECRET_QUERY = re.compile(r"((?:^|[?&])(?:token|api_key|key|access_token)=)[^&\s]*", re.IGNORECASE)
+
+
+class RedactQuery(logging.Filter):
+    """Masks credentials in the query string of access-log lines (``?token=...`` must never be logged)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the request path of uvicorn's access record; every record is kept."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path: str = args[2]
+            record.args = (*args[:2], _SECRET_QUERY.sub(r"\1[redacted]", path), *args[3:])
+        return True
+
+
+def access_log_config() -> dict[str, Any]:
+    """uvicorn's logging configuration with ``RedactQuery`` on the access log."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_query"] = {"()": RedactQuery}
+    config["handlers"]["access"]["filters"] = ["redact_query"]
+    return config
 
 
 def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_level: str = "info") -> None:
@@ -57,7 +84,7 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
         # uvicorn re-raises the SIGTERM it caught once it has shut down; with Python's default handler
         # that kills the process before `finally` stops the gateway and simulators (orphaning them).
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        uvicorn.run(app, host=config.host, port=config.port, log_level=log_level)
+        uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, log_config=access_log_config())
     finally:
         if box is not None:
             box.stop()

@@ -29,6 +29,8 @@ class ServiceState:
     auth: Authenticator
     limiter: RateLimiter
     last_health: dict[str, Any] | None = None
+    last_forced: float = float("-inf")
+    """``time.monotonic()`` of the last ``/health?force=true`` that probed."""
     started_at: float = 0.0
     background: list[Any] = field(default_factory=list)
 

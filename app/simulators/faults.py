@@ -11,7 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-FaultMode = Literal["refuse", "drop", "malformed", "cut_before_first_chunk", "cut_after_first_chunk"]
+STALL_LIMIT = 300.0
+"""Seconds a stalled response stays silent at most before the simulator hangs up."""
+
+FaultMode = Literal["refuse", "drop", "malformed", "cut_before_first_chunk", "cut_after_first_chunk",
+                    "stall_headers", "stall_before_content", "stall_mid_body"]
 FAULT_MODES: tuple[str, ...] = FaultMode.__args__  # type: ignore[attr-defined]
 
 
@@ -25,6 +29,12 @@ class Fault(BaseModel):
     For non-stream requests the ``cut_*`` modes cut the JSON body: ``cut_before_first_chunk``
     sends the 200 headers (with Content-Length) and no body byte, ``cut_after_first_chunk``
     sends the first half of the body.
+
+    The ``stall_*`` modes keep the connection open and go silent (until the client leaves, or
+    ``STALL_LIMIT`` seconds): ``stall_headers`` before any header; ``stall_before_content`` after
+    the 200 headers (a stream also sends its role preamble: OpenAI's role chunk, Anthropic's
+    ``message_start``/``content_block_start``/``ping``); ``stall_mid_body`` after half the body (a
+    stream: after its first content chunk).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

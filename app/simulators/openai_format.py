@@ -236,6 +236,14 @@ def stream_events(
     return events
 
 
+def role_event(provider: str, model: str) -> bytes:
+    """The role-only chunk a stream opens with before any content (``stall_before_content`` sends only this)."""
+    obj = {"id": new_id(provider), "object": "chat.completion.chunk", "created": entropy.timestamp(), "model": model,
+           "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                        "finish_reason": None}]}
+    return b"data: " + dumps(obj) + _event_end(provider)
+
+
 MALFORMED_JSON = b'{"id": "sim-malformed", "object": "chat.completion", "choices": [{"message": '
 
 

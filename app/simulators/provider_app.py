@@ -16,7 +16,7 @@ from typing import Any
 from . import anthropic_format, entropy, openai_format
 from .answers import compose, last_user_text, prompt_tokens
 from .embeddings import embeddings_response, normalise_inputs
-from .faults import Fault, FaultSlot
+from .faults import STALL_LIMIT, Fault, FaultSlot
 from .openai_format import dumps
 from .providers import ProviderSpec
 from .stats import ProviderStats
@@ -39,6 +39,7 @@ class Reply:
     body: bytes = b""
     events: list[bytes] | None = None  # SSE events, when streaming
     cut_after: int = 1  # events sent before the connection dies under cut_after_first_chunk
+    preamble: list[bytes] = field(default_factory=list)  # events a stream sends before any content
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
@@ -98,19 +99,8 @@ class ProviderApp:
             return
 
         fault = self.slot.take() if req.method == "POST" else None
-        if fault is not None:
-            if fault.latency_ms:
-                await asyncio.sleep(fault.latency_ms / 1000)
-            if fault.mode in ("refuse", "drop"):
-                # "refuse" only gets here on a connection opened before the port was closed.
-                await self._hang_up(scope, receive)
-                return
-            if fault.status is not None:
-                await self._send(send, self._fault_error(fault))
-                return
-            if fault.mode == "malformed":
-                await self._send(send, self._malformed(req.streaming))
-                return
+        if fault is not None and await self._answered_by_fault(fault, req, scope, receive, send):
+            return
 
         if self.stable_ids and isinstance(req.payload, dict):
             payload = req.payload
@@ -121,8 +111,28 @@ class ProviderApp:
         mode = fault.mode if fault is not None else None
         if mode in ("cut_before_first_chunk", "cut_after_first_chunk"):
             await self._send_cut(scope, receive, send, reply, mode)
+        elif mode in ("stall_before_content", "stall_mid_body"):
+            await self._send_stalled(scope, receive, send, reply, mid_body=mode == "stall_mid_body")
         else:
             await self._send(send, reply)
+
+    async def _answered_by_fault(self, fault: Fault, req: Request, scope: dict, receive: Callable,
+                                 send: Callable) -> bool:
+        """Apply the part of ``fault`` that comes before the answer; True when nothing more is to be sent."""
+        if fault.latency_ms:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        if fault.mode in ("refuse", "drop"):
+            # "refuse" only gets here on a connection opened before the port was closed.
+            await self._hang_up(scope, receive)
+        elif fault.status is not None:
+            await self._send(send, self._fault_error(fault))
+        elif fault.mode == "malformed":
+            await self._send(send, self._malformed(req.streaming))
+        elif fault.mode == "stall_headers":
+            await self._stall(scope, receive)
+        else:
+            return False
+        return True
 
     def _request(self, scope: dict, body: bytes) -> Request:
         """The request as the handlers see it (path below the provider's prefix), counted in the stats."""
@@ -172,6 +182,36 @@ class ProviderApp:
             if after:
                 for event in reply.events[: reply.cut_after]:
                     await send({"type": "http.response.body", "body": event, "more_body": True})
+        await self._hang_up(scope, receive)
+
+    async def _send_stalled(self, scope: dict, receive: Callable, send: Callable, reply: Reply,
+                            mid_body: bool) -> None:
+        """The 200 headers and the start of the answer, then silence on an open connection."""
+        if reply.events is None:
+            headers = [_JSON, (b"content-length", str(len(reply.body)).encode()), *reply.headers]
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            if mid_body:
+                half = reply.body[: max(1, len(reply.body) // 2)]
+                await send({"type": "http.response.body", "body": half, "more_body": True})
+        else:
+            await send(
+                {"type": "http.response.start", "status": reply.status, "headers": [*_SSE, *reply.headers]}
+            )
+            sent = reply.events[: reply.cut_after] if mid_body else reply.preamble
+            for event in sent:
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+        await self._stall(scope, receive)
+
+    async def _stall(self, scope: dict, receive: Callable) -> None:
+        """Say nothing more until the client gives up (or ``STALL_LIMIT``), then hang up."""
+        try:
+            async with asyncio.timeout(STALL_LIMIT):
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+        except TimeoutError:
+            pass
+        except asyncio.CancelledError:
+            return  # the server is shutting the connection down itself: the stall is over
         await self._hang_up(scope, receive)
 
     async def _hang_up(self, scope: dict, receive: Callable) -> None:
@@ -262,7 +302,8 @@ class ProviderApp:
             include_usage = isinstance(opts, dict) and opts.get("include_usage") is True
             events = openai_format.stream_events(self.name, model, answer, prompt, query, include_usage)
             return Reply(
-                200, events=events, headers=[(b"x-request-id", openai_format.new_id(self.name).encode())]
+                200, events=events, headers=[(b"x-request-id", openai_format.new_id(self.name).encode())],
+                preamble=[openai_format.role_event(self.name, model)],
             )
         body = openai_format.chat_completion(self.name, model, answer, prompt, query)
         return self._json(200, body, [(b"x-request-id", body["id"].encode())])
@@ -282,7 +323,8 @@ class ProviderApp:
         headers = [(b"request-id", anthropic_format.new_request_id().encode())]
         if req.streaming:
             events, first_delta = anthropic_format.stream_events(model, answer, prompt)
-            return Reply(200, events=events, cut_after=first_delta + 1, headers=headers)
+            return Reply(200, events=events, cut_after=first_delta + 1, headers=headers,
+                         preamble=events[:first_delta])
         return self._json(200, anthropic_format.message(model, answer, prompt), headers)
 
     async def _embeddings(self, req: Request) -> Reply:

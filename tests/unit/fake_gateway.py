@@ -4,13 +4,18 @@ It does what DESIGN.md section 4 records of the real one (pinned 1.15.2 with our
 config's targets in order, fall back on any non-2xx, answer with ``x-portkey-last-used-option-index``
 and ``x-sophia-attempts``; a provider's unreadable 200 makes it answer 500 "Something went wrong"
 without naming a served target and without falling back; a started stream never falls back.
-Each model's behaviour is scripted: ``"ok"``, a status code, ``"malformed"``, or for streams
-``"cut_before"`` / ``"cut_after"`` (the stream ends without finishing before / after its first
-content chunk) and ``"drop"`` (the connection is lost after the role chunk, before any content).
+Each model's behaviour is scripted: ``"ok"``, a status code, ``"malformed"``, ``"stalled"`` (a
+plain answer whose body did not come in time: our preload aborted it, so the gateway answers 500
+as for an unreadable one), ``"hang"`` (the gateway never answers: a hosted gateway stuck on a body),
+or for streams ``"cut_before"`` / ``"cut_after"`` (the stream ends without finishing before / after
+its first content chunk), ``"drop"`` (the connection is lost after the role chunk, before any
+content), ``"stall_before"`` / ``"stall_after"`` (silence after the role chunk / after the first
+content chunk, the connection left open).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -46,6 +51,15 @@ class _Dropped(httpx2.AsyncByteStream):
         raise httpx2.ReadError("connection reset by peer")
 
 
+class _Stalled(httpx2.AsyncByteStream):
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.head
+        await asyncio.Event().wait()  # silence until the reader gives up
+
+
 class FakeGateway:
     def __init__(self, **behaviour: str | int | list[str | int]) -> None:
         self.behaviour = behaviour
@@ -60,10 +74,12 @@ class FakeGateway:
         mock = httpx2.MockTransport(self.handle)
         return GatewayTransport(URL, timeout=5, client_factory=lambda: httpx2.AsyncClient(transport=mock, base_url=URL))
 
-    def handle(self, request: httpx2.Request) -> httpx2.Response:
+    async def handle(self, request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
         targets = json.loads(request.headers["x-portkey-config"])["targets"]
-        self.requests.append({"body": body, "models": [t["override_params"]["model"] for t in targets]})
+        self.requests.append({"body": body, "models": [t["override_params"]["model"] for t in targets],
+                              "request_timeouts": [t.get("request_timeout") for t in targets],
+                              "body_timeout_ms": request.headers.get("x-sophia-body-timeout-ms")})
         attempts: list[dict] = []
         status = 500
         for index, target in enumerate(targets):
@@ -74,9 +90,11 @@ class FakeGateway:
                 attempts.append({**entry, "s": outcome})
                 status = outcome
                 continue
-            attempts.append({**entry, "s": 200})
+            if outcome == "hang":
+                await asyncio.Event().wait()
+            attempts.append({**entry, "s": 200, **({"e": "stalled"} if outcome == "stalled" else {})})
             headers = {"x-sophia-attempts": json.dumps(attempts)}
-            if outcome == "malformed":
+            if outcome in ("malformed", "stalled"):
                 return httpx2.Response(500, json={"status": "failure", "message": "Something went wrong"},
                                        headers={**headers, "x-portkey-gateway-exception": "true"})
             headers["x-portkey-last-used-option-index"] = f"config.targets[{index}]"
@@ -101,5 +119,9 @@ class FakeGateway:
             return httpx2.Response(200, content=_sse(role, hello), headers=headers)
         if outcome == "drop":
             return httpx2.Response(200, stream=_Dropped(_sse(role)), headers=headers)
+        if outcome == "stall_before":
+            return httpx2.Response(200, stream=_Stalled(_sse(role)), headers=headers)
+        if outcome == "stall_after":
+            return httpx2.Response(200, stream=_Stalled(_sse(role, hello)), headers=headers)
         return httpx2.Response(200, content=_sse(role, hello, world, _chunk(model, finish="stop"), "[DONE]"),
                                headers=headers)

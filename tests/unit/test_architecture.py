@@ -22,7 +22,8 @@ ROOT_LAYER = {"app.runtime", "app.core.portkey_config", "app.core.vector_db_conf
 LAYERS: list[set[str]] = [
     {"app.core"},                                                        # routing core, transport, errors
     {"app.embeddings", "app.vectors", "app.gateway", "app.simulators"},  # engines and processes
-    {"app.cache", "app.memory", "app.documents", "app.telemetry", "app.analytics"},  # built on the engines
+    {"app.cache", "app.memory", "app.documents", "app.telemetry",        # built on the engines
+     "app.analytics", "app.resilience"},
     {"app.health"},
     {"app.agents"},                                                      # agent policy
     ROOT_LAYER,  # the composition root, and the facades that build their defaults from it

@@ -6,6 +6,8 @@ branch of the loop is driven directly, in milliseconds.
 
 from __future__ import annotations
 
+import time
+
 import httpx2
 import pytest
 
@@ -138,3 +140,77 @@ async def test_our_own_hop_failing_is_a_connection_error_not_a_provider_error(ra
     with pytest.raises(expected):
         async for _ in stream:
             pass
+
+
+# ----- deadlines per attempt ------------------------------------------------------------------------
+# REQUEST_TIMEOUT=0.2: headers 0.2 s, first content and idle 0.1 s; no retries, so each target may take
+# 0.3 s and a three-target call is bounded by 3 * 0.3 + 0.2 = 1.1 s.
+
+def fast_manager(gateway: FakeGateway, **settings) -> tuple[PortkeyManager, list]:
+    values = dict(_env_file=None, portkey_base_url=URL, max_retries=0, request_timeout=0.2, **KEYS, **HOSTS)
+    manager = PortkeyManager(load_settings(**{**values, **settings}), transport=gateway.transport())
+    records: list = []
+    manager.observers.add(records.append)
+    return manager, records
+
+
+def test_the_bound_of_a_call_follows_from_its_deadlines():
+    from app.core.deadlines import Deadlines
+
+    defaults = Deadlines.from_timeout(60)
+    assert (defaults.headers, defaults.first_content, defaults.idle) == (60, 30, 30)
+    assert defaults.per_target(3) == 4 * 60 + 7 + 30
+    assert defaults.call_bound(3, 3) == 3 * 277 + 5  # 836 s with the defaults: the README's figure
+    assert Deadlines.from_timeout(0.2).call_bound(3, 0) == pytest.approx(1.1)
+
+
+async def test_a_stream_silent_after_its_role_chunk_goes_on_unseen_within_its_deadline():
+    gateway = FakeGateway(**{"gpt-4o": "stall_before"})
+    manager, records = fast_manager(gateway)
+    started = time.perf_counter()
+    stream = await complete(manager, stream=True)
+    chunks = [chunk async for chunk in stream]
+    elapsed = time.perf_counter() - started
+    assert stream.text == "Hello world" and {c.model for c in chunks} == {"claude-sonnet-4-5"}
+    assert stream.routing.attempts[0].error == "stalled: no content within 0.1 s"
+    assert 0.1 <= elapsed < 1.1 and len(records) == 1
+
+
+async def test_a_stream_silent_after_content_raises_the_typed_interruption():
+    manager, records = fast_manager(FakeGateway(**{"gpt-4o": "stall_after"}))
+    stream = await complete(manager, stream=True)
+    started = time.perf_counter()
+    with pytest.raises(StreamInterruptedError) as caught:
+        async for _ in stream:
+            pass
+    assert caught.value.partial_text == "Hello" and "silent for 0.1 s" in str(caught.value)
+    assert time.perf_counter() - started < 1.0 and records[0].error is caught.value
+
+
+async def test_a_plain_answer_that_stalled_goes_on_with_the_rest_of_the_chain():
+    gateway = FakeGateway(**{"gpt-4o": "stalled"})
+    manager, _ = fast_manager(gateway)
+    answer = await complete(manager)
+    assert answer.routing.provider == "anthropic" and answer.routing.served_index == 1
+    assert answer.routing.attempts[0].describe() == "openai/gpt-4o: stalled: no complete answer within 0.1 s"
+    # each round tells our preload how long a plain body may take, and the gateway each target's headers deadline
+    headers = gateway.requests[0]
+    assert headers["body_timeout_ms"] == "100" and headers["request_timeouts"] == [200, 200, 200]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_a_gateway_that_never_answers_is_a_timeout_within_the_calls_bound(stream):
+    manager, records = fast_manager(FakeGateway(**{"gpt-4o": "hang"}))
+    started = time.perf_counter()
+    with pytest.raises(GatewayTimeoutError):
+        result = await complete(manager, stream=stream)
+        async for _ in result:
+            pass
+    assert 1.0 < time.perf_counter() - started < 1.6 and len(records) == 1
+
+
+async def test_a_role_gets_its_own_deadlines():
+    manager, _ = fast_manager(FakeGateway(), role_deadlines={"artemis/code_reviewer": {"first_content": 5}})
+    role = manager.deadlines({"domain": "artemis", "role": "CODE_REVIEWER"})
+    assert (role.headers, role.first_content, role.idle) == (0.2, 5, 0.1)
+    assert manager.deadlines({"domain": "sophia", "role": "market_analyst"}).first_content == 0.1
