@@ -10,8 +10,9 @@ from app.service.security import RateLimited, Unauthorized
 from app.service.state import StateDep
 
 
-def authenticated(request: Request, state: StateDep) -> str:
+async def authenticated(request: Request, state: StateDep) -> str:
     """The caller's rate-limit identity; answers 401 for a missing or unknown bearer token."""
+    # async (it never blocks): FastAPI runs a sync dependency on a worker thread, a hop per request.
     client = request.client.host if request.client else "unknown"
     try:
         return state.auth.identify(request.headers.get("authorization"), client)

@@ -28,7 +28,7 @@ from app.service.state import StateDep
 router = APIRouter(prefix="/v1/documents", dependencies=[Depends(rate_limited)])
 
 
-def _document_store(state: StateDep) -> DocumentStore:
+async def _document_store(state: StateDep) -> DocumentStore:
     return state.documents
 
 

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.core.outage import Outage
 from app.core.redis_link import limits_storage
 from app.service.errors import error_body
+from app.service.moving_window import MovingWindow
 
 log = logging.getLogger("app.service")
 
@@ -71,15 +72,23 @@ class RateLimiter:
         self.rate: RateLimitItem = parse(rate)
         self.text = rate
         self.namespace = namespace
+        self.shared = bool(redis_url)
+        # In memory, our own window (see app.service.moving_window for why not the library's storage).
+        self._local = None if self.shared else MovingWindow(self.rate.amount, self.rate.get_expiry())
         # Short timeouts (with Redis unreachable, a request must not wait for the OS connect timeout),
         # and a pool that reconnects a stale connection instead of reporting an outage.
-        self.storage: Storage = limits_storage(redis_url, f"{namespace}-ratelimit")
-        self.shared = bool(redis_url)
-        self._limiter = MovingWindowRateLimiter(self.storage)
+        self.storage: Storage | None = limits_storage(redis_url, f"{namespace}-ratelimit") if self.shared else None
+        self._limiter = MovingWindowRateLimiter(self.storage) if self.storage is not None else None
         self.outage = Outage("rate limiter store", 1.0, log, consequence="requests are not rate limited")
 
     async def check(self, identity: str) -> None:
         """Count one request of ``identity``; raises RateLimited when over the rate."""
+        if self._local is not None:
+            wait = self._local.hit(identity)
+            if wait is not None:
+                raise RateLimited(max(1, math.ceil(wait)), self.text)
+            return
+        assert self._limiter is not None
         if self.outage.paused:
             return  # the store failed a moment ago: let requests through rather than wait on it again
         try:

@@ -35,7 +35,8 @@ class ServiceState:
     background: list[Any] = field(default_factory=list)
 
 
-def _get_state(request: Request) -> ServiceState:
+async def _get_state(request: Request) -> ServiceState:
+    # async on purpose: FastAPI runs a sync dependency on a worker thread, a thread hop per request.
     return request.app.state.sophia
 
 

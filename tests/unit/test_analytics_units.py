@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -88,3 +89,22 @@ async def test_a_malformed_database_url_names_the_variable_not_the_password():
     with pytest.raises(ConfigurationError) as bad:
         await AnalyticsStore("mysql+nosuchdriver://u:hunter2@h/db").start()
     assert bad.value.env_vars == ("DATABASE_URL",) and "hunter2" not in str(bad.value)
+
+
+async def test_rows_are_written_in_batches_not_a_transaction_per_request(tmp_path):
+    batches: list[int] = []
+
+    class CountingStore(AnalyticsStore):
+        async def _insert(self, batch):
+            batches.append(len(batch))
+            await super()._insert(batch)
+
+    store = await CountingStore(f"sqlite+aiosqlite:///{tmp_path}/a.db").start()
+    try:
+        for _ in range(3):  # three requests, one after another: the writer runs between them
+            store.observe(_served())
+            await asyncio.sleep(0)  # a turn of the loop, not a wait for anything
+        await store.flush()  # writes at once, without waiting out the batch interval
+        assert batches == [3] and await store.count() == 3
+    finally:
+        await store.aclose()

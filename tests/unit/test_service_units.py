@@ -143,3 +143,39 @@ async def test_the_dashboard_documents_tile_survives_a_failing_store():
         vectors.close()
     assert summary == {"sources": None, "chunks": None, "last_added_at": None,
                        "error": "document store unavailable (VectorStoreError)"}
+
+
+def test_moving_window_allows_the_limit_per_window_and_forgets_quiet_callers():
+    from app.service.moving_window import MovingWindow
+
+    window = MovingWindow(3, 60)
+    assert [window.hit("a", t) for t in (0, 1, 2)] == [None, None, None]
+    assert window.hit("a", 3) == 57  # refused: the hit at t=0 leaves the window at t=60
+    assert window.hit("b", 3) is None  # each caller has its own window
+    assert window.hit("a", 60) is None  # t=0 left; the refused hit at t=3 was not counted
+    assert window.hit("a", 61.5) is None  # t=1 left
+    assert window.hit("a", 61.75) == 0.25  # 2, 60 and 61.5 are in the window; t=2 leaves it at 62
+    assert window.callers == 2
+    assert window.hit("c", 200) is None  # once per window, callers gone quiet are forgotten
+    assert window.callers == 1
+
+
+def test_request_dependencies_run_on_the_event_loop():
+    # FastAPI runs a plain-function dependency on a worker thread: a thread hop on every request.
+    import inspect
+
+    from fastapi.routing import APIRoute
+
+    from app.service import agent_routes, document_routes, openai_routes, ops_routes
+
+    def calls(dependant):
+        for dependency in dependant.dependencies:
+            yield dependency.call
+            yield from calls(dependency)
+
+    routes = [r for m in (openai_routes, agent_routes, document_routes, ops_routes) for r in m.router.routes
+              if isinstance(r, APIRoute)]
+    names = {c.__name__ for r in routes for c in calls(r.dependant)}
+    assert {"rate_limited", "authenticated", "_get_state"} <= names
+    sync = {f"{r.path}: {c.__name__}" for r in routes for c in calls(r.dependant) if not inspect.iscoroutinefunction(c)}
+    assert not sync
