@@ -163,6 +163,16 @@ class EmbeddingResponse(_Open):
         return [d.embedding for d in sorted(self.data, key=lambda d: d.index)]
 
 
+def as_json(model: BaseModel) -> bytes:
+    """``as_dict`` as JSON, serialised by pydantic in one pass (no dict built, no ``json.dumps``)."""
+    body = model.model_dump_json(exclude_none=True)
+    routing = getattr(model, "routing", None)
+    if routing is not None:
+        joint = "," if body != "{}" else ""
+        body = f'{body[:-1]}{joint}"routing":{routing.model_dump_json()}}}'
+    return body.encode()
+
+
 def as_dict(model: BaseModel) -> dict[str, Any]:
     """The OpenAI-shaped JSON of a result, routing facts included under ``routing``."""
     out = model.model_dump(exclude_none=True)

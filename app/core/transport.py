@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import httpx2
 
 from app.core.errors import GatewayConnectionError, GatewayTimeoutError, GatewayUnavailableError
+from app.core.http11 import Http11Pool
 
 ClientFactory = Callable[[], httpx2.AsyncClient]
 Response = httpx2.Response
@@ -93,11 +94,18 @@ class GatewayTransport:
         )
 
     def _default_client(self) -> httpx2.AsyncClient:
+        # A gateway over plain HTTP (ours, on loopback) gets the lean pool (app.core.http11); TLS
+        # (hosted Portkey) stays with httpx2's own.
+        pool = None
+        if self.base_url.startswith("http://"):
+            pool = Http11Pool(max_connections=self._limits.max_connections or 256,
+                              keepalive_expiry=self._limits.keepalive_expiry or 4.0)
         return httpx2.AsyncClient(
             base_url=self.base_url,
             headers=self._headers,
             timeout=httpx2.Timeout(self._timeout, connect=5.0),
             limits=self._limits,
+            transport=pool,
             trust_env=False,
         )
 

@@ -1,18 +1,19 @@
-"""Request guards: authentication first, then the caller's rate limit."""
+"""Request guards: authentication first, then the caller's rate limit.
+
+Each guard is one flat dependency on the request: FastAPI solves every node of a dependency tree
+again for each request (sub-dependencies of a cached one included), and a nested tree cost the
+chat endpoint about 0.1 ms of CPU per request.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, HTTPException, Request
+from fastapi import HTTPException, Request
 
 from app.service.security import RateLimited, Unauthorized
-from app.service.state import StateDep
+from app.service.state import ServiceState, state_of
 
 
-async def authenticated(request: Request, state: StateDep) -> str:
-    """The caller's rate-limit identity; answers 401 for a missing or unknown bearer token."""
-    # async (it never blocks): FastAPI runs a sync dependency on a worker thread, a hop per request.
+def _identify(request: Request, state: ServiceState) -> str:
     client = request.client.host if request.client else "unknown"
     try:
         return state.auth.identify(request.headers.get("authorization"), client)
@@ -20,8 +21,17 @@ async def authenticated(request: Request, state: StateDep) -> str:
         raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
 
 
-async def rate_limited(identity: Annotated[str, Depends(authenticated)], state: StateDep) -> str:
-    """The caller's identity, once its request is counted; answers 429 with Retry-After over the rate."""
+async def authenticated(request: Request) -> str:
+    """The caller's rate-limit identity; answers 401 for a missing or unknown bearer token."""
+    # async (it never blocks): FastAPI runs a sync dependency on a worker thread, a hop per request.
+    return _identify(request, state_of(request))
+
+
+async def rate_limited(request: Request) -> str:
+    """The caller's identity, once authenticated and its request counted; answers 429 with Retry-After
+    over the rate."""
+    state = state_of(request)
+    identity = _identify(request, state)
     try:
         await state.limiter.check(identity)
     except RateLimited as exc:

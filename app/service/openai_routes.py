@@ -9,19 +9,21 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from app.core.errors import InvalidRequestError, StreamInterruptedError
 from app.core.manager import new_trace_id
 from app.core.model_names import list_models, resolve_model
-from app.core.results import ChatCompletionChunk, RoutingInfo, as_dict
+from app.core.results import ChatCompletionChunk, RoutingInfo, as_dict, as_json
 from app.core.streaming import CompletionStream
 from app.service.deps import rate_limited
 from app.service.errors import describe, error_body
 from app.service.state import StateDep
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(rate_limited)])
+# Rate limited route by route, not on the router: the routes that need the caller's identity take it
+# as a parameter, and a router-level guard would be solved a second time for them.
+router = APIRouter(prefix="/v1")
 
 # Fields of OpenAI's request that the gateway receives as they are; the rest is ours to handle.
 # `metadata` (an OpenAI field for stored completions) and the manager's own keywords are never passed
@@ -86,7 +88,8 @@ async def chat_completions(body: ChatRequest, state: StateDep, identity: Annotat
         trace_id=trace_id, metadata=_caller(route.metadata, identity), **params,
     )
     if not isinstance(result, CompletionStream):
-        return JSONResponse(as_dict(result), headers=_routing_headers(result.routing, trace_id))
+        return Response(as_json(result), media_type="application/json",
+                        headers=_routing_headers(result.routing, trace_id))
     # Wait for the first chunk so that a chain failing before any content is an HTTP error status.
     try:
         first = await result.__anext__()
@@ -99,9 +102,9 @@ async def chat_completions(body: ChatRequest, state: StateDep, identity: Annotat
 async def _sse(stream: CompletionStream, first: ChatCompletionChunk | None) -> AsyncIterator[str]:
     try:
         if first is not None:
-            yield _event(first.model_dump(exclude_none=True))
+            yield _data(first.model_dump_json(exclude_none=True))
         async for chunk in stream:
-            yield _event(chunk.model_dump(exclude_none=True))
+            yield _data(chunk.model_dump_json(exclude_none=True))
     except Exception as exc:  # noqa: BLE001 - reported to the client as an error event
         # Never a fake [DONE]: the client must see that the answer is incomplete.
         status, code, extra = describe(exc)
@@ -115,7 +118,11 @@ async def _sse(stream: CompletionStream, first: ChatCompletionChunk | None) -> A
 
 
 def _event(payload: dict[str, Any]) -> str:
-    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
+    return _data(json.dumps(payload, separators=(",", ":")))
+
+
+def _data(json_text: str) -> str:
+    return f"data: {json_text}\n\n"
 
 
 @router.post("/embeddings")
@@ -136,7 +143,7 @@ async def embeddings(body: EmbeddingRequest, state: StateDep, identity: Annotate
     return JSONResponse(payload, headers=_routing_headers(result.routing, trace_id))
 
 
-@router.get("/models")
+@router.get("/models", dependencies=[Depends(rate_limited)])
 async def models(state: StateDep) -> dict[str, Any]:
     """List the models: each role's chain and each provider's default chat and embedding model.
 

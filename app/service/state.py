@@ -35,9 +35,14 @@ class ServiceState:
     background: list[Any] = field(default_factory=list)
 
 
+def state_of(request: Request) -> ServiceState:
+    """The running service's state, as the lifespan left it on the application."""
+    return request.app.state.sophia
+
+
 async def _get_state(request: Request) -> ServiceState:
     # async on purpose: FastAPI runs a sync dependency on a worker thread, a thread hop per request.
-    return request.app.state.sophia
+    return state_of(request)
 
 
 StateDep = Annotated[ServiceState, Depends(_get_state)]
