@@ -182,3 +182,16 @@ def test_the_gateway_transport_uses_the_lean_pool_for_plain_http_only():
                       Http11Pool)
     assert not isinstance(GatewayTransport("https://api.portkey.ai/v1", timeout=5)._default_client()._transport,
                           Http11Pool)
+
+
+def test_the_pool_runs_on_uvloop_as_under_sophia_serve():
+    import uvloop
+
+    async def two_requests() -> int:
+        async with serving(lambda request: ok()) as (server, client):
+            for _ in range(2):
+                assert (await client.post("/", content=b"{}")).json() == {"ok": True}
+            return server.connections
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(two_requests()) == 1
