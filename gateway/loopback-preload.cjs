@@ -1,4 +1,4 @@
-// Loaded with `node --require` before the Portkey gateway starts. Three jobs, none changes a response body:
+// Loaded with `node --require` before the Portkey gateway starts. Four jobs, none changes a response body:
 //  1. The gateway has no host flag and binds every interface; force every listen() onto loopback
 //     (SOPHIA_GATEWAY_HOST, default 127.0.0.1) so provider keys sent in configs never leave the machine.
 //  2. The gateway only reports which target finally served (x-portkey-last-used-option-index). To give
@@ -6,18 +6,27 @@
 //     them as the response header `x-sophia-attempts`: JSON [{"o": origin, "m": model, "s": status} or
 //     {"o", "m", "e": error}]. URLs are reduced to their origin, so no query string (or key in one) is
 //     ever echoed; the model tells apart two targets on the same host.
+//     How a fetch is tied to its request: each incoming request gets a call id in a header,
+//     `x-sophia-call`, that the gateway forwards to its upstream fetches (`x-portkey-forward-headers`,
+//     which this preload sets on the request, appending to the client's own list if it sent one); the
+//     fetch wrapper takes the id out again, so no provider ever sees it. (Until 2026-11 this used an
+//     AsyncLocalStorage; on Node 20 that turns on promise hooks for every promise of the process, and
+//     cost the gateway a quarter of its CPU per request and slower garbage collections.) A caller that
+//     sets `x-portkey-forward-headers` in a config's target instead of the request header would lose it:
+//     the request header wins in the gateway; our configs never set it.
 //  3. Bound a plain (non-stream) answer's body: once a provider's headers arrive, the gateway reads its
 //     whole body before it answers anything, and it has no deadline for that read, so a provider that
 //     sends 200 and then goes silent holds the request forever. When the request carries
 //     `x-sophia-body-timeout-ms`, a body not complete within that time is aborted; the gateway then
 //     answers 500 without falling back (as for an unreadable body), the attempt is reported with
-//     `"e": "stalled"`, and our client goes on with the rest of the chain. Streams are left alone:
-//     the gateway passes them on, and our client bounds them itself.
+//     `"e": "stalled"`, and our client goes on with the rest of the chain. The timer of an attempt is
+//     cleared when the gateway starts its next attempt or when the answer to the client is done (the
+//     gateway reads an attempt's whole body before either), so nothing it holds outlives the request.
+//     Streams are left alone: the gateway passes them on, and our client bounds them itself.
 //  4. Stop cleanly on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (2 s at most), exit 0.
 'use strict';
 const net = require('node:net');
 const http = require('node:http');
-const { AsyncLocalStorage } = require('node:async_hooks');
 
 const host = process.env.SOPHIA_GATEWAY_HOST || '127.0.0.1';
 const servers = new Set();
@@ -37,15 +46,43 @@ net.Server.prototype.listen = function listen(...args) {
   return originalListen.apply(this, args);
 };
 
-const requestStore = new AsyncLocalStorage();
+const CALL_HEADER = 'x-sophia-call';
+const FORWARD_HEADER = 'x-portkey-forward-headers';
+const calls = new Map(); // call id -> { attempts, bodyTimeoutMs, timer } of the requests in flight
+let lastCall = 0;
+
+// Adds the call id to the request (and to the headers the gateway forwards) before the gateway reads it:
+// the gateway builds its Request from rawHeaders.
+function tagRequest(req, id) {
+  const raw = req.rawHeaders;
+  let tagged = false;
+  let forwarded = -1;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (name === CALL_HEADER) {
+      raw[i + 1] = id; // a client's own value never picks another request's context
+      tagged = true;
+    } else if (name === FORWARD_HEADER) {
+      forwarded = i;
+    }
+  }
+  if (!tagged) raw.push(CALL_HEADER, id);
+  if (forwarded < 0) raw.push(FORWARD_HEADER, CALL_HEADER);
+  else raw[forwarded + 1] = `${raw[forwarded + 1]},${CALL_HEADER}`;
+}
+
 const originalEmit = http.Server.prototype.emit;
 http.Server.prototype.emit = function emit(event, req, res, ...rest) {
   if (event === 'request') {
-    const attempts = [];
-    res.__sophiaAttempts = attempts;
-    const bodyTimeoutMs = Number(req.headers['x-sophia-body-timeout-ms']) || 0;
-    return requestStore.run({ attempts, bodyTimeoutMs },
-      () => originalEmit.call(this, event, req, res, ...rest));
+    const id = String((lastCall += 1));
+    const call = { attempts: [], bodyTimeoutMs: Number(req.headers['x-sophia-body-timeout-ms']) || 0, timer: null };
+    res.__sophiaAttempts = call.attempts;
+    calls.set(id, call);
+    tagRequest(req, id);
+    res.once('close', () => {
+      clearTimeout(call.timer);
+      calls.delete(id);
+    });
   }
   return originalEmit.call(this, event, req, res, ...rest);
 };
@@ -80,24 +117,34 @@ function errorName(err) {
   return code ? String(code) : (err && err.name) || 'fetch failed';
 }
 
-// The same response with its body piped through a watch: aborted (and the attempt marked stalled) unless
-// the body is complete within `ms` of the headers.
-function bodyWithin(response, ms, controller, entry) {
-  if (!response.body) return response;
-  const timer = setTimeout(() => {
-    entry.e = 'stalled';
-    controller.abort();
-  }, ms);
-  timer.unref();
-  const watched = response.body.pipeThrough(new TransformStream({ flush() { clearTimeout(timer); } }));
-  return new Response(watched, { status: response.status, statusText: response.statusText,
-    headers: response.headers });
+// The call a gateway fetch belongs to, and the fetch's options without the call id (a copy: the gateway
+// sends the same options again when it retries, and each retry must still be found).
+function callOf(init) {
+  const headers = init && init.headers;
+  if (!headers || Array.isArray(headers)) return [undefined, init];
+  let id;
+  let stripped;
+  if (typeof headers.get === 'function') {
+    id = headers.get(CALL_HEADER);
+    if (id === null) return [undefined, init];
+    stripped = new Headers(headers);
+    stripped.delete(CALL_HEADER);
+  } else {
+    const name = Object.keys(headers).find((n) => n.toLowerCase() === CALL_HEADER);
+    if (name === undefined) return [undefined, init];
+    id = headers[name];
+    stripped = { ...headers };
+    delete stripped[name];
+  }
+  return [calls.get(String(id)), { ...init, headers: stripped }];
 }
 
 const originalFetch = globalThis.fetch;
-globalThis.fetch = async function fetch(input, init) {
-  const context = requestStore.getStore();
+globalThis.fetch = async function fetch(input, options) {
+  const [context, stripped] = callOf(options);
+  let init = stripped;
   if (!context) return originalFetch(input, init);
+  clearTimeout(context.timer); // the previous attempt's body was read whole before this one started
   const entry = { o: originOf(input) };
   const body = init && typeof init.body === 'string' ? init.body : '';
   const model = /"model"\s*:\s*"([^"]{1,200})"/.exec(body);
@@ -112,7 +159,16 @@ globalThis.fetch = async function fetch(input, init) {
   try {
     const response = await originalFetch(input, init);
     entry.s = response.status;
-    return bounded ? bodyWithin(response, context.bodyTimeoutMs, controller, entry) : response;
+    if (bounded && response.body) {
+      // The body must be complete within the deadline: the gateway reads it whole before it starts the
+      // next attempt or answers, and either clears this timer.
+      context.timer = setTimeout(() => {
+        entry.e = 'stalled';
+        controller.abort();
+      }, context.bodyTimeoutMs);
+      context.timer.unref();
+    }
+    return response;
   } catch (err) {
     entry.e = errorName(err);
     throw err;

@@ -91,6 +91,29 @@ def test_retries_then_recovers_on_the_same_target(make_manager, simulators):
     assert [a.describe() for a in response.routing.attempts] == ["openai/gpt-4o: 429", "openai/gpt-4o: 200"]
 
 
+def test_the_call_id_tying_attempts_to_requests_never_reaches_a_provider(make_manager, simulators):
+    # The preload tags each request with x-sophia-call (forwarded upstream by the gateway) and takes it off
+    # every upstream fetch again, retries included.
+    for provider in ("openai", "anthropic"):
+        simulators.control.set_fault(provider, Fault(status=429, retry_after=0, times=1))
+        simulators.control.reset_stats()
+        response = make_manager(max_retries=1).create_completion(provider=provider, messages=HELLO, fallbacks=[])
+        assert [a.status for a in response.routing.attempts] == [429, 200]
+        headers = simulators.control.stats()[provider]["last_headers"]
+        assert headers and "x-sophia-call" not in headers and "x-portkey-forward-headers" not in headers
+
+
+async def test_concurrent_calls_get_their_own_attempts(make_manager, simulators):
+    simulators.control.set_fault("mistral", Fault(status=503))
+    manager = make_manager()
+    chains = [("openai", []), ("groq", []), ("mistral", ["together"]), ("deepseek", [])] * 10
+    answers = await asyncio.gather(*(manager.acreate_completion(provider=p, messages=HELLO, fallbacks=f)
+                                     for p, f in chains))
+    for (provider, fallbacks), answer in zip(chains, answers, strict=True):
+        expected = [provider, *fallbacks]
+        assert [a.provider for a in answer.routing.attempts] == expected
+
+
 def test_all_fail_names_every_attempt_and_no_key(make_manager, simulators, sandbox_env):
     simulators.control.set_fault("openai", Fault(status=503))
     simulators.control.set_fault("anthropic", Fault(status=401))
