@@ -134,6 +134,11 @@ class GatewayProcess:
         return proc.returncode
 
     @property
+    def pid(self) -> int | None:
+        """The gateway's process id while it runs (None before ``start``)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         """True while the child process is alive."""
         return self._proc is not None and self._proc.poll() is None
