@@ -76,6 +76,19 @@ class PortkeyManager:
         self._bridge = shared_bridge()
         self._deadlines = Deadlines.from_timeout(self.settings.request_timeout)
 
+    def use_settings(self, settings: Settings) -> None:
+        """Route calls that start from now on with ``settings`` (rotated keys), without a restart.
+
+        A call in flight keeps the chain it was built with (each target carries its credential, and
+        its Portkey config is compiled from the chain), so it finishes on the old key; the old key's
+        secret stays on the redaction list. The transport is kept: a new ``PORTKEY_API_KEY`` needs a restart.
+        """
+        router = Router(settings)
+        secrets = [v.get_secret_value() for v in settings.model_dump().values() if isinstance(v, SecretStr)]
+        self.rounds.secrets.extend(s for s in secrets if s not in self.rounds.secrets)
+        # One reference swap each, with no await in between: no call sees a half-switched manager.
+        self.settings, self.router, self.rounds.router = settings, router, router
+
     def deadlines(self, metadata: Mapping[str, str] | None = None) -> Deadlines:
         """Each attempt's deadlines for a call: from REQUEST_TIMEOUT, or its role's (``ROLE_DEADLINES``)."""
         if metadata and "domain" in metadata and "role" in metadata:

@@ -57,6 +57,16 @@ class CallerLimits(BaseModel):
     usd_per_month: float | None = Field(None, gt=0)
 
 
+class AlertWebhook(BaseModel):
+    """Where alert notifications are posted, and in which body: generic JSON or Slack-compatible."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: SecretStr
+    """Secret: a Slack incoming-webhook URL is its own credential."""
+    format: Literal["json", "slack"] = "json"
+
+
 class Settings(BaseSettings):
     """Every routing-layer setting; provider fields (``<P>_API_KEY``...) are added from the catalog below."""
 
@@ -138,6 +148,26 @@ class Settings(BaseSettings):
 
     sophia_gateway_dir: str | None = Field(None, description="where the pinned gateway is installed "
                                                              "(default: the repository's gateway/)")
+
+    # Operations (alerts, anomalies, key rotation); see the README's Operating it section.
+    alerts_enabled: bool = Field(True, description="evaluate the alert rules in the service")
+    sophia_alerts_file: str | None = Field(None, description="YAML file of alert rules (merged by name over "
+                                                             "the built-in ones; enabled: false drops one)")
+    alerts_interval: float = Field(5.0, gt=0, le=3600, description="seconds between rule evaluations "
+                                                                  "(calls also wake the evaluator)")
+    alert_webhooks: list[AlertWebhook] = Field(
+        default_factory=list, description='JSON, e.g. [{"url": "https://hooks.slack.com/...", "format": "slack"}]')
+    alert_webhook_attempts: int = Field(6, ge=1, le=20, description="tries per notification before dead-lettering")
+    alert_webhook_backoff: float = Field(1.0, gt=0, le=300, description="first retry delay in seconds (doubles)")
+    alert_webhook_timeout: float = Field(5.0, gt=0, le=120, description="seconds per webhook request")
+    anomaly_interval: float = Field(60.0, ge=1, le=86400, description="seconds per usage interval")
+    anomaly_alpha: float = Field(0.3, gt=0, le=1, description="EWMA weight of the newest interval")
+    anomaly_warmup: int = Field(10, ge=2, le=10_000, description="intervals before a baseline may flag")
+    key_max_age_days: float = Field(90.0, gt=0, description="a key older than this is due for rotation")
+    key_warn_days: float = Field(14.0, ge=0, description="warn this many days before a key is due")
+    key_grace_seconds: float = Field(900.0, ge=0, description="keep the old key valid this long after a rotation")
+    key_watch_interval: float = Field(2.0, ge=0, le=3600, description="seconds between checks of .env for "
+                                                                       "rotated keys in the service; 0: off")
 
     # The HTTP service (`sophia serve`); see the README's Operating it section.
     sophia_host: str = Field("127.0.0.1", description="interface to bind; anything but loopback needs keys")

@@ -3,7 +3,8 @@
 The lifespan is the service's composition root: it builds the runtime (``app.runtime.build_runtime``:
 manager, cache, embedder, memory, document store, health checker), both factories on it, the
 analytics store and the limiter, hooks telemetry and analytics onto the manager's observers, runs background health
-probes, and on shutdown cancels the background tasks, flushes analytics and closes the gateway client.
+probes and the operations parts (alerts, anomalies, key reloads: ``app.service.operations``), and on
+shutdown cancels the background tasks, flushes analytics and closes the gateway client.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from app.analytics import AnalyticsStore
 from app.artemis.portkey_unified_factory import ArtemisFactory
 from app.core.settings import get_settings
 from app.runtime import build_runtime
-from app.service import agent_routes, document_routes, errors, openai_routes, ops_routes
+from app.service import agent_routes, alerts_routes, document_routes, errors, openai_routes, ops_routes
 from app.service.config import ServiceConfig
+from app.service.operations import Operations
 from app.service.security import Authenticator, BodyLimitMiddleware, RateLimiter
 from app.service.state import ServiceState
 from app.sophia.portkey_unified_factory import SophiaFactory
@@ -62,10 +64,12 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
         if config.health_interval > 0:
             state.background.append(asyncio.create_task(_health_loop(state, config.health_interval),
                                                         name="health-probes"))
+        state.operations = Operations.start(settings, runtime)
         app.state.sophia = state
         try:
             yield
         finally:
+            await state.operations.aclose()
             for task in state.background:
                 task.cancel()
             await asyncio.gather(*state.background, return_exceptions=True)
@@ -82,5 +86,6 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
     app.include_router(agent_routes.router)
     app.include_router(document_routes.router)
     app.include_router(ops_routes.router)
+    app.include_router(alerts_routes.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     return app

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 
+from app.service.alerts_panel import alerts_panel
+
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
 header{background:#1d2330;color:#fff;padding:14px 24px;display:flex;align-items:baseline;gap:16px}
@@ -128,5 +130,5 @@ def render_dashboard(sandboxed: tuple[str, ...], version: str) -> str:
 <span style="margin-left:auto">window <select id="window"><option value="15">15 min</option>
 <option value="60" selected>1 hour</option><option value="360">6 hours</option><option value="1440">24 hours</option>
 </select></span></header>{banner}
-<main><div class="tiles">{tiles}</div>{charts}{table}{circuits}</main>
+<main><div class="tiles">{tiles}</div>{charts}{table}{circuits}{alerts_panel()}</main>
 <script>{_SCRIPT}</script></body></html>"""

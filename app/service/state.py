@@ -33,6 +33,8 @@ class ServiceState:
     """``time.monotonic()`` of the last ``/health?force=true`` that probed."""
     started_at: float = 0.0
     background: list[Any] = field(default_factory=list)
+    operations: Any = None
+    """``app.service.operations.Operations``: alerts, anomalies, key ages (set by the lifespan)."""
 
 
 def _get_state(request: Request) -> ServiceState:

@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"app.core"},                                                        # routing core, transport, errors
     {"app.embeddings", "app.vectors", "app.gateway", "app.simulators"},  # engines and processes
     {"app.cache", "app.memory", "app.documents", "app.telemetry",        # built on the engines
-     "app.analytics", "app.resilience"},
+     "app.analytics", "app.resilience", "app.alerts", "app.keys"},
     {"app.health"},
     {"app.agents"},                                                      # agent policy
     ROOT_LAYER,  # the composition root, and the facades that build their defaults from it
