@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.cli import integration_check, setup_keys
+from app.cli import integration_check, operations, setup_keys
 from app.cli.docs import app as docs_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sophia Intel AI routing layer.")
@@ -35,6 +35,8 @@ def _fail_on_config_error(run: object) -> int:
 # The spec's two scripts run these same commands (scripts/setup_portkey_keys.py, test_portkey_integration.py).
 app.command()(setup_keys.setup)
 app.command()(integration_check.check)
+app.add_typer(operations.alerts_app, name="alerts")
+app.add_typer(operations.keys_app, name="keys")
 
 
 @app.command()
@@ -98,12 +100,15 @@ def serve(host: Annotated[str | None, typer.Option(help="Interface (default SOPH
           port: Annotated[int | None, typer.Option(help="Port (default SOPHIA_PORT, 8000).")] = None,
           embedded: Annotated[bool, typer.Option(
               help="Start a local gateway, with simulators for every provider that has no key (SANDBOX).")] = False,
-          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info") -> None:
+          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+          workers: Annotated[int, typer.Option(min=1, max=64, help=(
+              "Processes on one socket; state is shared through REDIS_URL and DATABASE_URL (see the README's "
+              "Running many instances)."))] = 1) -> None:
     """Run the HTTP service: OpenAI-compatible API, agents, health, metrics and the dashboard."""
     from app.service.server import serve as run_service
 
     def run() -> int:
-        run_service(host, port, embedded, console, log_level)
+        run_service(host, port, embedded, console, log_level, workers)
         return 0
 
     raise typer.Exit(_fail_on_config_error(run))

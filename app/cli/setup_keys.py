@@ -193,29 +193,36 @@ def write_env(path: Path, values: Mapping[str, str], force: bool) -> None:
 
 async def verify(values: Mapping[str, str]) -> dict[str, Any]:
     """Try each configured provider through the gateway (a temporary local one when none is given)."""
-    from app.cli.integration_check import probe_completion
-    from app.core.manager import PortkeyManager
     from app.core.settings import load_settings
 
     settings_values: dict[str, Any] = {k.lower(): v for k, v in values.items()}
+    return await verify_settings(load_settings(_env_file=None, **settings_values))
+
+
+async def verify_settings(settings: Any, providers: list[str] | None = None) -> dict[str, Any]:
+    """One tiny completion per provider (default: every configured one) through the settings' gateway,
+    or a temporary local one when they name none; no retries, no cache. ``sophia keys rotate`` uses it too."""
+    from app.cli.integration_check import probe_completion
+    from app.core.manager import PortkeyManager
+
     gateway = None
-    if "PORTKEY_BASE_URL" not in values and "PORTKEY_API_KEY" not in values:
+    update: dict[str, Any] = {"max_retries": 0}
+    if settings.portkey_base_url is None and not settings.hosted:
         from app.gateway import GatewayProcess
 
         gateway = GatewayProcess().start()
-        settings_values["portkey_base_url"] = gateway.url
-    settings_values.setdefault("max_retries", 0)
+        update["portkey_base_url"] = gateway.url
     try:
-        manager = PortkeyManager(load_settings(_env_file=None, **settings_values))
+        manager = PortkeyManager(settings.model_copy(update=update))
         try:
-            providers = manager.router.configured_providers()
-            probes = await asyncio.gather(*(probe_completion(manager, p) for p in providers))
+            names = providers if providers is not None else manager.router.configured_providers()
+            probes = await asyncio.gather(*(probe_completion(manager, p) for p in names))
         finally:
             await manager.aclose()
     finally:
         if gateway is not None:
             gateway.stop()
-    return dict(zip(providers, probes, strict=True))
+    return dict(zip(names, probes, strict=True))
 
 
 def setup(

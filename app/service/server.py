@@ -7,13 +7,19 @@ the embedded cache and vector store, SQLite analytics. Nothing to install or con
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import os
 import re
 import signal
 import sys
 from typing import Any
 
 from app.service.config import ServiceConfig
+from app.service.workers import check_many_processes
+
+SANDBOXED_ENV = "SOPHIA_SERVE_SANDBOXED"
+"""How the supervisor tells ``--workers`` processes which providers are simulated (for the banner)."""
 
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:token|api_key|key|access_token)=)[^&\s]*", re.IGNORECASE)
 
@@ -40,11 +46,24 @@ def access_log_config() -> dict[str, Any]:
     return config
 
 
-def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_level: str = "info") -> None:
+def worker_app() -> Any:
+    """The app of one ``--workers`` process (uvicorn's factory): settings from the environment the
+    supervisor prepared (``.env``, plus the sandbox's variables under ``--embedded``)."""
+    from app.core.settings import load_settings
+    from app.service.app import create_app
+
+    settings = load_settings()
+    sandboxed = tuple(json.loads(os.environ.get(SANDBOXED_ENV, "[]")))
+    return create_app(settings, ServiceConfig.from_settings(settings, sandboxed=sandboxed))
+
+
+def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_level: str = "info",
+          workers: int = 1) -> None:
     """Run the service until it is stopped; ``embedded`` starts a local gateway and simulators first.
 
     ``host`` and ``port`` (None: the settings') override ``SOPHIA_HOST``/``SOPHIA_PORT``; the gateway
-    and simulators are stopped on the way out.
+    and simulators are stopped on the way out. ``workers`` > 1 runs that many processes on one socket
+    (uvicorn's supervisor), each with its own lifespan; stores one process must own are refused first.
     """
     import uvicorn
 
@@ -55,6 +74,7 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
     sandboxed: tuple[str, ...] = ()
     try:
         settings = load_settings()
+        retries: dict[str, Any] = {}
         if embedded:
             from app.sandbox import Sandbox, as_settings, providers_with_keys
 
@@ -75,6 +95,7 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
         if port:
             overrides["port"] = port
         config = ServiceConfig.from_settings(settings, **overrides)
+        check_many_processes(settings, workers)
         app = create_app(settings, config)
         shown = f"[{config.host}]" if ":" in config.host else config.host
         url = f"http://{shown}:{config.port}/"
@@ -84,7 +105,25 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
         # uvicorn re-raises the SIGTERM it caught once it has shut down; with Python's default handler
         # that kills the process before `finally` stops the gateway and simulators (orphaning them).
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        if workers > 1:
+            _run_workers(settings, config, box, retries, workers, log_level)
+            return
         uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, log_config=access_log_config())
     finally:
         if box is not None:
             box.stop()
+
+
+def _run_workers(settings: Any, config: ServiceConfig, box: Any, retries: dict[str, Any], workers: int,
+                 log_level: str) -> None:
+    """uvicorn with ``workers`` processes. Each worker reads its settings from the environment, so the
+    sandbox's variables (and its retry default) are exported to it first; the bind is the supervisor's."""
+    import uvicorn
+
+    if box is not None:
+        os.environ.update(box.env)
+        os.environ.update({name.upper(): str(value) for name, value in retries.items()})
+    os.environ[SANDBOXED_ENV] = json.dumps(list(config.sandboxed))
+    os.environ.update({"SOPHIA_HOST": config.host, "SOPHIA_PORT": str(config.port)})
+    uvicorn.run("app.service.server:worker_app", factory=True, workers=workers, host=config.host,
+                port=config.port, log_level=log_level, log_config=access_log_config())

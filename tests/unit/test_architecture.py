@@ -37,6 +37,7 @@ COMPOSITION = LAYERS.index(ROOT_LAYER)
 ENVIRON_ALLOWED = {
     "app/cli/setup_keys.py": "collects keys from the environment to write .env (setup --non-interactive)",
     "app/gateway/process.py": "the gateway child process inherits our environment (PATH) plus its own",
+    "app/service/server.py": "`serve --workers N` hands the sandbox's variables to uvicorn's worker processes",
 }
 
 
