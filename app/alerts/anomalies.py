@@ -5,8 +5,9 @@ Per provider, per role and per API token, each finished call adds to the open in
 before the baseline learns it: ``score = (value - mean) / max(std, 10% of mean)``, where mean and
 variance are exponentially weighted (``ANOMALY_ALPHA``). A baseline scores nothing during its warm-up
 (``ANOMALY_WARMUP`` intervals). Intervals without traffic count as zero, so traffic that stops is a
-drop, not silence. An anomalous interval teaches the baseline at a quarter of the weight, so one spike
-does not become normal, while a lasting change of level is learnt over a few intervals.
+drop, not silence. An anomalous interval is learnt clipped to the band's edge (4 band units), so one
+spike neither becomes normal nor widens the band enough to hide a drop that follows, while a lasting
+change of level is learnt over a few intervals.
 
 The last closed interval's score is what the ``usage_spike`` (score above) and ``usage_drop``
 (minus the score) signals report, and the ``sophia_usage_anomaly_score`` gauge exports.
@@ -165,14 +166,18 @@ class UsageAnomalies:
             del self._baselines[key]  # long gone: forget it (it would score zero against zero)
             metrics.forget_anomaly(dimension, subject, measure)
             return
-        alpha = self.alpha
+        learnt = value
         if baseline.seen >= self.warmup:
-            baseline.score = (value - baseline.mean) / baseline.band()
+            band = baseline.band()
+            baseline.score = (value - baseline.mean) / band
             metrics.anomaly(dimension, subject, measure, baseline.score)
             if abs(baseline.score) >= FLAG_SCORE:
                 self.recent.append(Anomaly(at, dimension, subject, measure, value, baseline.mean, baseline.score))
-                alpha /= 4
-        baseline.learn(value, alpha)
+                # Learnt only up to the band's edge: one spike neither becomes normal nor widens the band
+                # for long (which would hide the next anomaly), while a lasting change is learnt step by step.
+                edge = FLAG_SCORE * band
+                learnt = min(max(value, baseline.mean - edge), baseline.mean + edge)
+        baseline.learn(learnt, self.alpha)
 
     async def samples(self, signal: Signal, rule: Any, now: float) -> list[Sample]:
         """Each scored measure's deviation: above the band for spikes, below it for drops."""

@@ -160,11 +160,11 @@ class AlertEvaluator:
         return None
 
     async def _firing(self, alert: _Alert, cleared: bool, now: float) -> AlertEvent | None:
+        if now - alert.beat_at >= self.heartbeat:
+            alert.beat_at = now
+            await self._ledger("refresh", alert.fingerprint, self.instance, now, self.ttl)
         if not cleared:
             alert.cleared_since = None
-            if now - alert.beat_at >= self.heartbeat:
-                alert.beat_at = now
-                await self._ledger("refresh", alert.fingerprint, self.instance, now, self.ttl)
             return None
         if alert.cleared_since is None:
             alert.cleared_since = now

@@ -4,7 +4,8 @@ Every instance evaluates the rules on its own traffic; a condition that several 
 circuit, a provider down for all) must still notify once. The ledger keeps, per alert, the instances
 that see it firing, each with an expiry (a heartbeat refreshes it): ``join`` answers True only to the
 instance that found the set empty, ``leave`` only to the one that emptied it. An instance that dies
-drops out when its entry expires, so the others can still resolve. ``RedisLedger`` shares the sets
+drops out when its entry expires, so the others can still resolve. An instance that finds nobody
+left when it leaves (its own entry expired too) resolves: a resolution is never lost, at worst sent twice. ``RedisLedger`` shares the sets
 (one sorted set per alert, each step one Lua script); ``MemoryLedger`` is one process's.
 """
 
@@ -23,11 +24,11 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if before == 0 then return 1 end
 return 0
 """
-# Returns 1 when this instance was in the set and left it empty.
+# Returns 1 when the set is empty once this instance left it (its own entry may have expired already).
 _LEAVE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
-local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-if removed == 1 and redis.call('ZCARD', KEYS[1]) == 0 then return 1 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+if redis.call('ZCARD', KEYS[1]) == 0 then return 1 end
 return 0
 """
 
@@ -58,10 +59,9 @@ class MemoryLedger:
         self._live(key, now)[instance] = now + ttl
 
     async def leave(self, key: str, instance: str, now: float) -> bool:
-        """Count ``instance`` out; True when it was the last one."""
+        """Count ``instance`` out; True when nobody is left (its own entry may have expired already)."""
         members = self._live(key, now)
-        if members.pop(instance, None) is None:
-            return False
+        members.pop(instance, None)
         if not members:
             del self._sets[key]
             return True
