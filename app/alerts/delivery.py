@@ -121,7 +121,9 @@ class WebhookSink:
         self._queue: asyncio.Queue[AlertEvent] = asyncio.Queue(QUEUE_SIZE)
         self._worker: asyncio.Task[None] | None = None
         self.failed_posts = 0
-        """Posts that failed (each retry counts): tests wait on it instead of sleeping."""
+        """Posts that failed (each retry counts)."""
+        self.post_failed = asyncio.Event()
+        """Set at each failed post (tests wait on it instead of sleeping)."""
 
     def start(self) -> WebhookSink:
         """Start the worker on the running loop."""
@@ -147,17 +149,21 @@ class WebhookSink:
                 finally:
                     self._queue.task_done()
 
+    def _failed(self) -> None:
+        self.failed_posts += 1
+        self.post_failed.set()
+
     async def _post(self, client: httpx2.AsyncClient, body: bytes) -> None:
         try:
             response = await client.post(self._url, content=body, headers={"content-type": "application/json"})
         except httpx2.TransportError as exc:
-            self.failed_posts += 1
+            self._failed()
             raise _Retryable(type(exc).__name__) from None
         if response.status_code >= 500 or response.status_code == 429:
-            self.failed_posts += 1
+            self._failed()
             raise _Retryable(f"HTTP {response.status_code}")
         if response.status_code >= 400:
-            self.failed_posts += 1
+            self._failed()
             raise ValueError(f"HTTP {response.status_code} (refused, not retried)")
 
     async def _deliver(self, client: httpx2.AsyncClient, event: AlertEvent) -> None:
