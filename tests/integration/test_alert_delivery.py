@@ -8,7 +8,16 @@ import uuid
 
 import pytest
 
-from app.alerts import AlertEvaluator, AlertEvent, AlertHistory, Notifier, RedisLedger, Sample, Signal, WebhookSink
+from app.alerts import (
+    AlertEvaluator,
+    AlertEvent,
+    AlertHistory,
+    Notifier,
+    RedisLedger,
+    Sample,
+    Signal,
+    WebhookSink,
+)
 from app.alerts.delivery import DeadLetters
 from app.alerts.rules import AlertRule
 from tests.support import need_service
