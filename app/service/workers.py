@@ -34,6 +34,12 @@ def check_many_processes(settings: Any, workers: int) -> None:
             f"--workers {workers}: agent memory is on Milvus Lite, a file only one process may open. Run a Milvus "
             "server and set MILVUS_URI=http://host:19530, or set MEMORY_ENABLED=false",
             env_vars=["MILVUS_URI", "MEMORY_ENABLED"])
+    grounding = getattr(settings, "documents_top_k", 0) > 0
+    if grounding and not settings.qdrant_url and not settings.weaviate_url:
+        raise ConfigurationError(
+            f"--workers {workers}: document grounding is on Qdrant local mode, whose folder only one process may "
+            "open. Run a Qdrant server (QDRANT_URL) or a Weaviate server (WEAVIATE_URL), or set DOCUMENTS_TOP_K=0",
+            env_vars=["QDRANT_URL", "WEAVIATE_URL", "DOCUMENTS_TOP_K"])
     if not settings.redis_url:
         log.warning("--workers %d without REDIS_URL: the cache, limits, budgets, circuit breakers and alert "
                     "deduplication are per worker (set REDIS_URL to share them)", workers)
