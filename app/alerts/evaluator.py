@@ -26,6 +26,7 @@ from app.alerts.delivery import AlertEvent, Notifier
 from app.alerts.ledger import MemoryLedger
 from app.alerts.rules import AlertRule
 from app.alerts.signals import Sample, Signal, Source
+from app.core.loops import call_in_loop
 from app.core.outage import Outage
 
 log = logging.getLogger("app.alerts")
@@ -195,17 +196,8 @@ class AlertEvaluator:
 
     def wake(self) -> None:
         """Ask for an evaluation soon (called by the traffic observer after each call; any thread)."""
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._wake.set()
-        else:
-            loop.call_soon_threadsafe(self._wake.set)
+        if self._loop is not None:
+            call_in_loop(self._loop, self._wake.set)
 
     async def run(self) -> None:
         """Evaluate every ``interval`` seconds, and soon after calls finish (at most every ``MIN_GAP``)."""

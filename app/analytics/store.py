@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from app.analytics import metrics
 from app.analytics.records import RequestRecord, record_from_call
 from app.core.errors import ConfigurationError
+from app.core.loops import call_in_loop
 from app.core.observation import CallRecord
 
 log = logging.getLogger("app.analytics")
@@ -170,14 +171,7 @@ class AnalyticsStore:
         if loop is None or queue is None or loop.is_closed():
             metrics.DROPPED.labels("not_started").inc()
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._put(row)
-        else:
-            loop.call_soon_threadsafe(self._put, row)
+        call_in_loop(loop, self._put, row)
 
     def _put(self, row: RequestRecord) -> None:
         assert self._queue is not None

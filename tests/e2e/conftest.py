@@ -92,3 +92,22 @@ def _clear_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "simulators" in request.fixturenames or "e2e_env" in request.fixturenames:
         request.getfixturevalue("simulators").control.clear_faults()
+
+
+async def wait_until_serving(url: str, path: str, process: Any, timeout: float = 90) -> None:
+    """Poll ``url + path`` until it answers 200 (a `sophia serve` child process starting), with a deadline."""
+    import asyncio
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+        while True:
+            try:
+                if (await client.get(path)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sophia serve at {url} did not start")
+            await asyncio.sleep(0.05)  # polling the service's start with a deadline

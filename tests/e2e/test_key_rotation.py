@@ -14,7 +14,7 @@ import pytest
 
 from app.gateway.process import free_port
 from app.keys import fingerprint
-from tests.e2e.conftest import SOPHIA
+from tests.e2e.conftest import SOPHIA, wait_until_serving
 
 pytestmark = pytest.mark.e2e
 OLD = "sk-rotation-old-0123456789abcdef"
@@ -27,18 +27,6 @@ def _env_file(path: Path, gateway_url: str, base_url: str, port: int) -> None:
                     f"SOPHIA_PORT={port}\nMAX_RETRIES=0\nCACHE_TTL=0\nKEY_WATCH_INTERVAL=0.2\n"
                     "KEY_GRACE_SECONDS=600\nCIRCUIT_BREAKER=false\nSOPHIA_RATE_LIMIT=100000/minute\n")
     path.chmod(0o600)
-
-
-async def _wait_for_service(client: httpx.AsyncClient, process: subprocess.Popen, deadline: float) -> None:
-    while True:
-        try:
-            if (await client.get("/api/keys")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"sophia serve did not start: {process.stdout.read() if process.stdout else ''}")
-        await asyncio.sleep(0.05)  # polling the service's start with a deadline
 
 
 async def _fingerprint_in_service(client: httpx.AsyncClient) -> str:
@@ -63,7 +51,7 @@ async def test_rotating_a_key_under_load_fails_no_request(gateway, simulators, t
     done_enough = asyncio.Event()
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            await _wait_for_service(client, serve, time.monotonic() + 60)
+            await wait_until_serving(f"http://127.0.0.1:{port}", "/api/keys", serve)
             assert await _fingerprint_in_service(client) == fingerprint(OLD)
 
             async def worker(n: int) -> None:

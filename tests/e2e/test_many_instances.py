@@ -20,7 +20,7 @@ import pytest
 
 from app.gateway.process import free_port
 from tests.conftest import sandbox_env
-from tests.e2e.conftest import SOPHIA
+from tests.e2e.conftest import SOPHIA, wait_until_serving
 from tests.e2e.test_analytics_stores import _postgres_url
 from tests.support import need_service
 from tests.webhook_receiver import WebhookReceiver
@@ -40,19 +40,6 @@ async def _redis_up() -> None:
         need_service("Redis at 127.0.0.1:6379", type(exc).__name__)
     finally:
         await client.aclose()
-
-
-async def _started(url: str, process: subprocess.Popen, deadline: float) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
-        while True:
-            try:
-                if (await client.get("/api/alerts")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"sophia serve at {url} did not start")
-            await asyncio.sleep(0.05)  # polling the service's start with a deadline
 
 
 def _workers(pid: int) -> list[int]:
@@ -122,7 +109,7 @@ async def test_two_instances_and_two_workers_share_state(gateway, simulators, tm
     checks: list[str] = []
     try:
         for url, process in zip(urls, processes, strict=True):
-            await _started(url, process, time.monotonic() + 90)
+            await wait_until_serving(url, "/api/alerts", process)
         assert len(_workers(processes[1].pid)) == 2, "--workers 2 runs two worker processes"
         a, b = (httpx.AsyncClient(base_url=url, timeout=30) for url in urls)
         traces = []
