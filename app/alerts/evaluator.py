@@ -208,8 +208,11 @@ class AlertEvaluator:
             except Exception:
                 log.exception("alert evaluation failed")
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that arrives
+            # as the event is set (the lifespan's shutdown then waited for this task forever).
             try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                async with asyncio.timeout(self.interval):
+                    await self._wake.wait()
             except TimeoutError:
                 continue
             await asyncio.sleep(MIN_GAP)  # a pause between evaluations, not synchronisation
