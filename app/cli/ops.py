@@ -13,6 +13,13 @@ from rich.table import Table
 from app.core.results import RoutingInfo
 
 
+def print_sandbox_notice(console: Console, notice: str | None) -> None:
+    """The yellow SANDBOX notice (``make run``'s simulators stand in), as ``sophia serve`` shows it."""
+    if notice:
+        console.print(f"[bold black on yellow] SANDBOX [/] {escape(notice.removeprefix('SANDBOX: '))}",
+                      highlight=False)
+
+
 async def health(console: Console, as_json: bool) -> int:
     """Probe every provider and store once and print the report; exit code 1 when the status is down."""
     from app.artemis.portkey_unified_factory import ArtemisFactory
@@ -21,6 +28,7 @@ async def health(console: Console, as_json: bool) -> int:
     from app.sophia.portkey_unified_factory import SophiaFactory
 
     runtime = build_runtime()
+    print_sandbox_notice(console, runtime.sandbox_notice)
     try:
         with console.status("probing every configured provider through the gateway"):
             report = await combined_health(runtime.factory(ArtemisFactory), runtime.factory(SophiaFactory),
@@ -57,9 +65,11 @@ async def ask(console: Console, prompt: str, model: str, stream: bool, max_token
     """
     from app.analytics import AnalyticsStore
     from app.core.model_names import resolve_model
-    from app.runtime import build_manager
+    from app.runtime import build_runtime
 
-    manager = build_manager()
+    runtime = build_runtime()
+    print_sandbox_notice(console, runtime.sandbox_notice)
+    manager = runtime.manager
     analytics = await AnalyticsStore.from_settings(manager.settings).start()
     manager.observers.add(analytics.observe)
     try:

@@ -21,12 +21,13 @@ from app.analytics import AnalyticsStore
 from app.artemis.portkey_unified_factory import ArtemisFactory
 from app.core.settings import get_settings
 from app.runtime import build_runtime
-from app.service import agent_routes, document_routes, errors, openai_routes, ops_routes
+from app.service import agent_routes, document_routes, errors, openai_routes, ops_routes, vector_routes
 from app.service.config import ServiceConfig
 from app.service.security import Authenticator, BodyLimitMiddleware, RateLimiter
 from app.service.state import ServiceState
 from app.sophia.portkey_unified_factory import SophiaFactory
 from app.telemetry import TelemetryObserver
+from app.vectors.registry import get_store
 
 log = logging.getLogger("app.service")
 
@@ -57,7 +58,7 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
             sophia=runtime.factory(SophiaFactory), documents=runtime.documents,
             analytics=analytics, auth=Authenticator(config.api_keys, config.auth_enabled),
             limiter=RateLimiter(config.rate_limit, settings.redis_url, config.rate_limit_namespace),
-            started_at=time.time(),
+            started_at=time.time(), held_store=None if settings.qdrant_url else get_store(settings, "qdrant"),
         )
         if config.health_interval > 0:
             state.background.append(asyncio.create_task(_health_loop(state, config.health_interval),
@@ -82,5 +83,6 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
     app.include_router(agent_routes.router)
     app.include_router(document_routes.router)
     app.include_router(ops_routes.router)
+    app.include_router(vector_routes.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     return app
