@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from app.cli import integration_check, setup_keys
 from app.cli.docs import app as docs_app
@@ -28,7 +29,7 @@ def _fail_on_config_error(run: object) -> int:
     try:
         return run()  # type: ignore[operator]
     except ConfigurationError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         return 2
 
 
@@ -49,9 +50,9 @@ def gateway(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8787
     try:
         cmd, env = gateway_command(port, host, load_settings().sophia_gateway_dir)
     except ConfigurationError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    err_console.print(f"Portkey gateway {GATEWAY_VERSION} on http://{host}:{port}/v1 (headless)")
+    err_console.print(f"Portkey gateway {GATEWAY_VERSION} on {escape(f'http://{host}:{port}/v1')} (headless)")
     sys.stdout.flush()
     os.execvpe(cmd[0], cmd, env)  # signals now go straight to the gateway, which stops cleanly
 
@@ -68,14 +69,14 @@ def sandbox(demo: Annotated[bool, typer.Option(help="Run the spec example and a 
     try:
         settings = load_settings()
     except ConfigurationError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     box = Sandbox(gateway_port=port or None, log_dir=log_dir, real_keys=providers_with_keys(settings),
                   gateway_dir=settings.sophia_gateway_dir)
     with console.status("starting gateway and simulators"):
         box.start()
     try:
-        console.print(f"[bold yellow]SANDBOX[/]: simulated providers: {', '.join(box.simulated) or 'none'}")
+        console.print(f"[bold yellow]SANDBOX[/]: simulated providers: {escape(', '.join(box.simulated) or 'none')}")
         if demo:
             from app.demo import run_demo
 
@@ -131,7 +132,7 @@ def ask(prompt: Annotated[str, typer.Argument(help="The prompt.")],
     try:
         code = _fail_on_config_error(lambda: asyncio.run(run_ask(console, prompt, model, stream, max_tokens)))
     except SophiaError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         code = 1
     raise typer.Exit(code)
 

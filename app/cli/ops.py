@@ -39,7 +39,7 @@ async def health(console: Console, as_json: bool) -> int:
         print(json.dumps(report, indent=2))
     else:
         colour = {"operational": "green", "degraded": "yellow", "down": "red"}[report["status"]]
-        console.print(f"status: [bold {colour}]{report['status']}[/]  gateway {report['details']['gateway']['url']}")
+        console.print(f"status: [bold {colour}]{report['status']}[/]  gateway {escape(report['details']['gateway']['url'])}")
         table = Table("provider", "ok", "latency", "reason")
         for name, check in report["details"]["providers"].items():
             latency = f"{check['latency_ms']:.0f} ms" if "latency_ms" in check else ""
@@ -119,7 +119,7 @@ async def stats(console: Console, hours: float, as_json: bool) -> int:
     table = Table("provider", "requests", "errors", "fallbacks", "cache hits", "avg ms", "max ms", "tokens",
                   "cost (USD)", title=f"Provider performance, last {hours:g} h ({store.backend})")
     for r in rows:
-        table.add_row(r.provider, str(r.requests), str(r.errors), str(r.fallbacks), str(r.cache_hits),
+        table.add_row(escape(r.provider), str(r.requests), str(r.errors), str(r.fallbacks), str(r.cache_hits),
                       f"{r.avg_latency_ms:.0f}", f"{r.max_latency_ms:.0f}",
                       str(r.prompt_tokens + r.completion_tokens), f"{r.cost_usd:.5f}")
     if not rows:

@@ -10,6 +10,7 @@ cache; constructed bare, it has its own transport and no cache.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
@@ -27,7 +28,14 @@ from app.core.errors import ProviderNotConfiguredError, StreamClosedError
 from app.core.failover import Call, fail_over
 from app.core.observation import CallRecord, Observers
 from app.core.providers import PROVIDERS
-from app.core.results import ChatCompletion, ChatCompletionChunk, EmbeddingResponse, RoutingInfo
+from app.core.redaction import describe_error
+from app.core.results import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    EmbeddingResponse,
+    RoutingInfo,
+    summarize_attempts,
+)
 from app.core.role_chains import role_key
 from app.core.rounds import GatewayRounds
 from app.core.routing import Capability, Chain, Router
@@ -42,6 +50,10 @@ from app.core.validation import (
     check_params,
     check_target_names,
 )
+
+# Routing decisions at DEBUG (the spec's Debug Mode): chains, attempts, fallbacks, cache hits. Never keys:
+# only provider and model names, statuses, and error texts that were already scrubbed.
+log = logging.getLogger("app.routing")
 
 
 def new_trace_id() -> str:
@@ -172,6 +184,7 @@ class PortkeyManager:
         if self.limits is not None:
             await self.limits.admit(metadata)
         call = self._call("chat_stream" if stream else "chat", chain, trace_id, metadata)
+        _log_chain(call)
         body = {"model": chain.primary.model, "messages": checked, **params}
         plan = None if self.cache is None else self.cache.completion_plan(
             chain, checked, params, metadata, cache=cache, refresh=refresh, semantic=semantic_cache)
@@ -272,6 +285,7 @@ class PortkeyManager:
         if self.limits is not None:
             await self.limits.admit(metadata)
         call = self._call("embedding", chain, trace_id, metadata)
+        _log_chain(call)
         plan = None if self.cache is None else self.cache.embedding_plan(chain, texts, metadata, cache=cache,
                                                                           refresh=refresh)
         try:
@@ -298,6 +312,8 @@ class PortkeyManager:
     def _report(self, call: Call, *, routing: RoutingInfo | None = None, error: BaseException | None = None,
                 started: float | None = None) -> None:
         latency_ms = call.elapsed_ms if started is None else (time.perf_counter() - started) * 1000
+        if log.isEnabledFor(logging.DEBUG):
+            _log_outcome(call, routing, error, latency_ms)
         self.observers.notify(CallRecord(
             kind=call.kind, trace_id=call.trace_id, chain=tuple(t.label for t in call.chain.targets),
             latency_ms=latency_ms, routing=routing, error=error, metadata=dict(call.metadata or {}),
@@ -314,3 +330,22 @@ class PortkeyManager:
             await self.cache.aclose()
         if self.circuits is not None:
             await self.circuits.aclose()
+
+
+def _log_chain(call: Call) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        who = " ".join(f"{k}={v}" for k, v in (call.metadata or {}).items() if k in ("domain", "role", "agent_id"))
+        log.debug("%s %s: chain %s%s", call.kind, call.trace_id, " -> ".join(t.label for t in call.chain.targets),
+                  f" ({who})" if who else "")
+
+
+def _log_outcome(call: Call, routing: RoutingInfo | None, error: BaseException | None, latency_ms: float) -> None:
+    if routing is not None and routing.cached:
+        log.debug("%s %s: cache %s, answer of %s/%s, no provider called (%.1f ms)", call.kind, call.trace_id,
+                  routing.cached.replace("_", " "), routing.provider, routing.model, latency_ms)
+    elif routing is not None:
+        fallback = f", fallback from {call.chain.primary.label}" if routing.fallback_used else ""
+        log.debug("%s %s: served by %s/%s%s; attempts: %s (%.0f ms)", call.kind, call.trace_id, routing.provider,
+                  routing.model, fallback, summarize_attempts(routing.attempts) or "none reported", latency_ms)
+    elif error is not None:
+        log.debug("%s %s: failed after %.0f ms: %s", call.kind, call.trace_id, latency_ms, describe_error(error))

@@ -1,4 +1,5 @@
-"""The ``model`` field: ``<provider>/<model>`` or ``<domain>/<role>`` (a role's whole chain).
+"""The ``model`` field: ``<provider>/<model>``, ``<domain>/<role>`` (a role's whole chain) or a bare
+model name (``gpt-4o``: the provider that serves it, see ``app.core.model_catalog``).
 
 Model ids may contain slashes themselves (Together's ``meta-llama/Llama-3.3-70B-Instruct-Turbo``),
 so only the first slash separates the provider. Shared by the service and ``sophia ask``.
@@ -9,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.errors import InvalidRequestError
+from app.core.errors import InvalidRequestError, UnknownProviderError
+from app.core.model_catalog import bare_model_target
 from app.core.providers import PROVIDERS, get_provider
 from app.core.role_chains import ROLE_CHAINS, chain_for
 
@@ -28,10 +30,11 @@ class ModelRoute:
 
 
 def resolve_model(name: Any, settings: Any) -> ModelRoute:
-    """Route a ``<provider>/<model>`` or ``<domain>/<role>`` name.
+    """Route a ``<provider>/<model>``, ``<domain>/<role>`` or bare model name.
 
-    Raises ``InvalidRequestError`` for an empty or unknown role name, ``UnknownProviderError`` for an
-    unknown provider; nothing is checked about keys yet.
+    Raises ``InvalidRequestError`` for an empty or unknown role name or an ambiguous bare model name,
+    ``UnknownModelError`` for a name that is neither a provider nor a model the catalog knows; nothing
+    is checked about keys yet.
     """
     if not isinstance(name, str) or not name.strip():
         raise InvalidRequestError("model is required: '<provider>/<model>' (e.g. groq/llama-3.3-70b-versatile) "
@@ -45,7 +48,10 @@ def resolve_model(name: Any, settings: Any) -> ModelRoute:
             raise InvalidRequestError(f"unknown role model {name!r}; {head.lower()} roles: {roles}")
         first, *rest = chain_for(head.lower(), tail.lower(), getattr(settings, "role_chains", None) or {})
         return ModelRoute(first, rest, {"domain": head.lower(), "role": tail.lower()})
-    get_provider(head)  # UnknownProviderError (404 model_not_found) before anything else
+    try:
+        get_provider(head)
+    except UnknownProviderError:
+        return ModelRoute(bare_model_target(name, settings), None)  # gpt-4o, meta-llama/Llama-3.3-...
     return ModelRoute(name, None)
 
 

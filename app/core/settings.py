@@ -7,6 +7,8 @@ that adding a provider adds its settings. Keys are ``SecretStr``: they print as 
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -20,12 +22,16 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.errors import ConfigurationError
+from app.core.placeholders import looks_like_placeholder
 from app.core.providers import PROVIDERS, Provider
 from app.core.role_chains import ROLE_CHAINS
+
+log = logging.getLogger("app.core.settings")
 
 HOSTED_BASE_URL = "https://api.portkey.ai/v1"
 LOCAL_BASE_URL = "http://127.0.0.1:8787/v1"
@@ -55,6 +61,28 @@ class CallerLimits(BaseModel):
     tokens_per_minute: int | None = Field(None, ge=1)
     usd_per_day: float | None = Field(None, gt=0)
     usd_per_month: float | None = Field(None, gt=0)
+
+# Settings whose template placeholders (``QDRANT_URL=your_qdrant_url``...) count as not set. Provider keys
+# are not here: key resolution reports their placeholders per provider (``app.core.keys``).
+_PLACEHOLDER_UNSET = ("portkey_api_key", "portkey_base_url", "redis_url", "qdrant_url", "qdrant_api_key",
+                      "qdrant_path", "milvus_uri", "weaviate_url", "weaviate_api_key", "database_url",
+                      *(p.base_url_env.lower() for p in PROVIDERS.values()))
+_warned_placeholders: set[str] = set()
+_warn_lock = threading.Lock()
+
+
+def _drop_placeholders(data: dict[str, Any]) -> dict[str, Any]:
+    found = [name for name in _PLACEHOLDER_UNSET
+             if isinstance(data.get(name), str) and looks_like_placeholder(data[name])]
+    if not found:
+        return data
+    with _warn_lock:
+        new = [name.upper() for name in found if name not in _warned_placeholders]
+        _warned_placeholders.update(found)
+    if new:  # one warning per process, naming the variables (never their values)
+        log.warning("%s %s a template placeholder (like your_qdrant_url): treated as not set",
+                    ", ".join(new), "holds" if len(new) == 1 else "hold")
+    return {k: v for k, v in data.items() if k not in found}
 
 
 class Settings(BaseSettings):
@@ -145,6 +173,11 @@ class Settings(BaseSettings):
     sophia_api_keys: SecretStr | None = Field(None, description="comma-separated bearer tokens")
     sophia_rate_limit: str = Field("120/minute", description="per token (or client IP), e.g. 10/second")
     sophia_max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _placeholders_are_not_set(cls, data: Any) -> Any:
+        return _drop_placeholders(data) if isinstance(data, dict) else data
 
     @field_validator("role_chains", "semantic_cache_roles", "role_deadlines")
     @classmethod

@@ -37,6 +37,7 @@ COMPOSITION = LAYERS.index(ROOT_LAYER)
 ENVIRON_ALLOWED = {
     "app/cli/setup_keys.py": "collects keys from the environment to write .env (setup --non-interactive)",
     "app/gateway/process.py": "the gateway child process inherits our environment (PATH) plus its own",
+    "app/vectors/milvus.py": "pymilvus parses MILVUS_URI (and loads .env) on import: it is shown an empty one",
 }
 
 
