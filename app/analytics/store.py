@@ -14,7 +14,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table, cast, func, insert, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    case,
+    cast,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -253,17 +266,20 @@ class AnalyticsStore:
     # ----- reading ------------------------------------------------------------------------------
 
     async def provider_stats(self, since: float) -> list[ProviderStats]:
-        """Per-provider performance since ``since`` (unix time); failed calls count for the requested one."""
+        """Per-provider performance since ``since`` (unix time); failed calls count for the requested one,
+        cache hits for the provider whose answer was stored, and latency is that of provider answers."""
         assert self._engine is not None
         t = self.table
         who = func.coalesce(t.c.provider, t.c.requested_provider)
+        # Latency of the provider's own answers: a cache hit's is the cache's, and would flatter it.
+        answered = case((t.c.cache_status.is_(None) & t.c.error_class.is_(None), t.c.latency_ms))
         query = (
             select(
                 who.label("provider"), func.count().label("requests"),
                 func.count(t.c.error_class).label("errors"),
                 func.sum(cast(t.c.fallback_used, Integer)).label("fallbacks"),
                 func.count(t.c.cache_status).label("cache_hits"),
-                func.avg(t.c.latency_ms), func.max(t.c.latency_ms),
+                func.avg(answered), func.max(answered),
                 func.sum(t.c.prompt_tokens), func.sum(t.c.completion_tokens),
                 func.coalesce(func.sum(t.c.cost_usd), 0.0),
             )

@@ -39,7 +39,10 @@ async def health(console: Console, as_json: bool) -> int:
         print(json.dumps(report, indent=2))
     else:
         colour = {"operational": "green", "degraded": "yellow", "down": "red"}[report["status"]]
-        console.print(f"status: [bold {colour}]{report['status']}[/]  gateway {escape(report['details']['gateway']['url'])}")
+        console.print(f"status: [bold {colour}]{report['status']}[/]  "
+                      f"gateway {escape(report['details']['gateway']['url'])}")
+        for reason in report["details"]["reasons"]:
+            console.print(f"  [{colour}]•[/] {escape(reason)}")
         table = Table("provider", "ok", "latency", "reason")
         for name, check in report["details"]["providers"].items():
             latency = f"{check['latency_ms']:.0f} ms" if "latency_ms" in check else ""

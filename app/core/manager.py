@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, Literal, overload
 
@@ -59,6 +59,10 @@ log = logging.getLogger("app.routing")
 def new_trace_id() -> str:
     """A fresh trace id (32 hex characters), sent as ``x-portkey-trace-id``."""
     return uuid.uuid4().hex
+
+
+MessagesHook = Callable[[list[dict[str, Any]]], Awaitable[Sequence[Mapping[str, Any]]]]
+"""Turns the caller's messages into those sent (e.g. an agent adding recalled memories)."""
 
 
 def gateway_transport(settings: Settings) -> GatewayTransport:
@@ -137,7 +141,7 @@ class PortkeyManager:
         self, provider: Any = None, model: str | None = None, messages: Sequence[Mapping[str, Any]] | None = None,
         *, fallbacks: Sequence[Any] | None = None, stream: Literal[False] = False, trace_id: str | None = None,
         metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
-        semantic_cache: bool | None = None, **params: Any,
+        semantic_cache: bool | None = None, prepare_messages: MessagesHook | None = None, **params: Any,
     ) -> ChatCompletion: ...
 
     @overload
@@ -145,7 +149,7 @@ class PortkeyManager:
         self, provider: Any = None, model: str | None = None, messages: Sequence[Mapping[str, Any]] | None = None,
         *, fallbacks: Sequence[Any] | None = None, stream: Literal[True], trace_id: str | None = None,
         metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
-        semantic_cache: bool | None = None, **params: Any,
+        semantic_cache: bool | None = None, prepare_messages: MessagesHook | None = None, **params: Any,
     ) -> CompletionStream: ...
 
     @overload
@@ -153,7 +157,7 @@ class PortkeyManager:
         self, provider: Any = None, model: str | None = None, messages: Sequence[Mapping[str, Any]] | None = None,
         *, fallbacks: Sequence[Any] | None = None, stream: bool, trace_id: str | None = None,
         metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
-        semantic_cache: bool | None = None, **params: Any,
+        semantic_cache: bool | None = None, prepare_messages: MessagesHook | None = None, **params: Any,
     ) -> ChatCompletion | CompletionStream: ...
 
     async def acreate_completion(
@@ -169,13 +173,16 @@ class PortkeyManager:
         cache: bool | None = None,
         refresh: bool = False,
         semantic_cache: bool | None = None,
+        prepare_messages: MessagesHook | None = None,
         **params: Any,
     ) -> ChatCompletion | CompletionStream:
         """Chat completion through the gateway. ``stream=True`` returns a CompletionStream.
 
         ``cache=False`` skips the response cache for this call; ``refresh=True`` ignores a cached
         answer and stores the new one; ``semantic_cache`` turns the semantic cache on or off for
-        this call (None: as the settings say for the call's role).
+        this call (None: as the settings say for the call's role). ``prepare_messages``, when given,
+        runs on a cache miss just before sending and returns the messages to send: the cache keys on
+        the caller's ``messages``, so an agent that adds its recalled memories finds its earlier answers.
         """
         checked = check_messages(messages)
         check_params(params)
@@ -193,7 +200,7 @@ class PortkeyManager:
             body.setdefault("stream_options", {"include_usage": True})
 
             def stream_source(sink: Any) -> AsyncIterator[ChatCompletionChunk]:
-                return self._stream(call, body, sink)
+                return self._stream(call, body, sink, prepare_messages)
 
             source: StreamSource = stream_source
             if plan is not None:
@@ -204,7 +211,7 @@ class PortkeyManager:
         if plan is not None and (hit := await plan.lookup(call.trace_id)) is not None:
             self._report(call, routing=hit.routing, started=started)
             return hit
-        completion = await self._complete(call, body)
+        completion = await self._complete(call, body, prepare_messages)
         if plan is not None:
             await plan.store(completion)
         return completion
@@ -228,8 +235,10 @@ class PortkeyManager:
             return SyncCompletionStream(result, self._bridge)
         return result
 
-    async def _complete(self, call: Call, body: dict[str, Any]) -> ChatCompletion:
+    async def _complete(self, call: Call, body: dict[str, Any], prepare: MessagesHook | None = None
+                        ) -> ChatCompletion:
         try:
+            await _prepare(body, prepare)
             async with aclosing(fail_over(call, lambda remaining: self.rounds.chat(call, body, remaining),
                                           self.circuits)) as answers:
                 completion = await anext(answers)
@@ -240,10 +249,11 @@ class PortkeyManager:
         await self._account(call, completion.routing)
         return completion
 
-    async def _stream(self, call: Call, body: dict[str, Any], sink: CompletionStream
-                      ) -> AsyncGenerator[ChatCompletionChunk, None]:
+    async def _stream(self, call: Call, body: dict[str, Any], sink: CompletionStream,
+                      prepare: MessagesHook | None = None) -> AsyncGenerator[ChatCompletionChunk, None]:
         call.started = time.perf_counter()  # the stream's clock starts when the caller starts reading
         try:
+            await _prepare(body, prepare)
             async with aclosing(fail_over(call, lambda remaining: self.rounds.stream(call, body, remaining),
                                           self.circuits)) as chunks:
                 async for chunk in chunks:
@@ -330,6 +340,12 @@ class PortkeyManager:
             await self.cache.aclose()
         if self.circuits is not None:
             await self.circuits.aclose()
+
+
+async def _prepare(body: dict[str, Any], prepare: MessagesHook | None) -> None:
+    """Replace the body's messages with what ``prepare`` makes of them (once the cache has missed)."""
+    if prepare is not None:
+        body["messages"] = check_messages(await prepare(list(body["messages"])))
 
 
 def _log_chain(call: Call) -> None:

@@ -60,6 +60,7 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
             limiter=RateLimiter(config.rate_limit, settings.redis_url, config.rate_limit_namespace),
             started_at=time.time(), held_store=None if settings.qdrant_url else get_store(settings, "qdrant"),
         )
+        manager.observers.add(state.recent_errors)
         if config.health_interval > 0:
             state.background.append(asyncio.create_task(_health_loop(state, config.health_interval),
                                                         name="health-probes"))
