@@ -286,7 +286,7 @@ def _check(sandbox_mode: bool, output_dir: Path) -> int:
 
             found = environment_settings()
             settings, sandbox = found.settings, list(found.sandboxed)
-            print_sandbox_notice(console, found.notice)
+            print_sandbox_notice(found.notice)
     except ConfigurationError as exc:
         if box is not None:
             box.stop()

@@ -13,11 +13,12 @@ from rich.table import Table
 from app.core.results import RoutingInfo
 
 
-def print_sandbox_notice(console: Console, notice: str | None) -> None:
-    """The yellow SANDBOX notice (``make run``'s simulators stand in), as ``sophia serve`` shows it."""
+def print_sandbox_notice(notice: str | None) -> None:
+    """The yellow SANDBOX notice (``make run``'s simulators stand in), as ``sophia serve`` shows it; on
+    stderr, so that ``--json`` output stays clean."""
     if notice:
-        console.print(f"[bold black on yellow] SANDBOX [/] {escape(notice.removeprefix('SANDBOX: '))}",
-                      highlight=False)
+        Console(stderr=True).print(f"[bold black on yellow] SANDBOX [/] {escape(notice.removeprefix('SANDBOX: '))}",
+                                   highlight=False)
 
 
 async def health(console: Console, as_json: bool) -> int:
@@ -28,7 +29,7 @@ async def health(console: Console, as_json: bool) -> int:
     from app.sophia.portkey_unified_factory import SophiaFactory
 
     runtime = build_runtime()
-    print_sandbox_notice(console, runtime.sandbox_notice)
+    print_sandbox_notice(runtime.sandbox_notice)
     try:
         with console.status("probing every configured provider through the gateway"):
             report = await combined_health(runtime.factory(ArtemisFactory), runtime.factory(SophiaFactory),
@@ -71,7 +72,7 @@ async def ask(console: Console, prompt: str, model: str, stream: bool, max_token
     from app.runtime import build_runtime
 
     runtime = build_runtime()
-    print_sandbox_notice(console, runtime.sandbox_notice)
+    print_sandbox_notice(runtime.sandbox_notice)
     manager = runtime.manager
     analytics = await AnalyticsStore.from_settings(manager.settings).start()
     manager.observers.add(analytics.observe)

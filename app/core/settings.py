@@ -80,7 +80,7 @@ def _drop_placeholders(data: dict[str, Any]) -> dict[str, Any]:
         new = [name.upper() for name in found if name not in _warned_placeholders]
         _warned_placeholders.update(found)
     if new:  # one warning per process, naming the variables (never their values)
-        log.warning("%s %s a template placeholder (like your_qdrant_url): treated as not set",
+        log.warning("%s %s a value copied from a template, not a real one: treated as not set",
                     ", ".join(new), "holds" if len(new) == 1 else "hold")
     return {k: v for k, v in data.items() if k not in found}
 

@@ -124,7 +124,8 @@ _TILES = (("t-requests", "requests"), ("t-errors", "error rate"), ("t-fallbacks"
 TILES = Panel("tiles", '<div class="tiles">' + "".join(
     f'<div class="tile"><small>{label}</small><b id="{i}">–</b><span id="{i}-sub"></span></div>'
     for i, label in _TILES) + "</div>", r"""
-function render_tiles(d){const t=d.timeline.totals,set=(id,v,sub)=>{$(id).textContent=v;$(id+'-sub').textContent=sub||'';};
+function render_tiles(d){const t=d.timeline.totals,set=(id,v,sub)=>{const b=$(id);b.textContent=v;
+  b.style.fontSize=String(v).length>8?'17px':'';$(id+'-sub').textContent=sub||'';};  // $0.000166 fits a phone's tile
   set('t-requests',t.requests,t.cache_hits?`${t.requests-t.cache_hits} from providers`:'');
   set('t-errors',pct(t.errors,t.requests),t.errors?`${t.errors} failed`:'');
   set('t-fallbacks',t.fallbacks);set('t-failed',t.failed_attempts,'upstream, retries included');
