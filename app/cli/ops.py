@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 
@@ -120,17 +121,28 @@ async def stats(console: Console, hours: float, as_json: bool) -> int:
     if as_json:
         print(json.dumps([_row_dict(r) for r in rows], indent=2))
         return 0
-    table = Table("provider", "requests", "errors", "fallbacks", "cache hits", "avg ms", "max ms", "tokens",
-                  "cost (USD)", title=f"Provider performance, last {hours:g} h ({store.backend})")
+    # Short headers: the table fits an 80-column terminal. Latency is that of provider answers.
+    table = Table(title=f"Provider performance, last {hours:g} h ({store.backend})", box=None, padding=(0, 1),
+                  pad_edge=False, header_style="bold")
+    for i, header in enumerate(("provider", "calls", "errors", "fallbacks", "hits", "avg ms", "max ms", "tokens",
+                                "USD")):
+        table.add_column(header, justify="left" if i == 0 else "right")
     for r in rows:
         table.add_row(escape(r.provider), str(r.requests), str(r.errors), str(r.fallbacks), str(r.cache_hits),
                       f"{r.avg_latency_ms:.0f}", f"{r.max_latency_ms:.0f}",
-                      str(r.prompt_tokens + r.completion_tokens), f"{r.cost_usd:.5f}")
+                      str(r.prompt_tokens + r.completion_tokens), _usd(r.cost_usd))
     if not rows:
         console.print(f"no requests recorded in the last {hours:g} h")
     else:
         console.print(table)
     return 0
+
+
+def _usd(value: float) -> str:
+    """Dollars to 3 significant digits below $1 (0.0144, 0.0000410), to the cent above: comparable."""
+    if value == 0:
+        return "0"
+    return f"{value:.2f}" if value >= 1 else f"{value:.{min(10, 2 - math.floor(math.log10(value)))}f}"
 
 
 def _row_dict(row: Any) -> dict[str, Any]:
