@@ -5,7 +5,7 @@ examples, ``sophia health`` and the integration check reach agent memory through
 (``app.vectors.through_service`` is the client). Loopback callers only, behind the service's bearer
 tokens when it has some; not rate limited (one agent call makes several store operations).
 
-    POST /internal/vectors/{op}    op: ensure upsert search scroll get delete count drop health
+    POST /internal/vectors/{op}    op: ensure upsert search scroll scan get delete count drop health
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ async def _scroll(store: VectorStore, b: dict[str, Any]) -> dict[str, Any]:
     return {"records": [{"id": r.id, "payload": r.payload} for r in records]}
 
 
+async def _scan(store: VectorStore, b: dict[str, Any]) -> dict[str, Any]:
+    return {"records": [{"id": r.id, "payload": r.payload} for r in await store.scan(b["collection"], b.get("where"))]}
+
+
 async def _get(store: VectorStore, b: dict[str, Any]) -> dict[str, Any]:
     return {"records": [{"id": r.id, "payload": r.payload} for r in await store.get(b["collection"], b["ids"])]}
 
@@ -75,7 +79,7 @@ async def _health(store: VectorStore, b: dict[str, Any]) -> dict[str, Any]:
 
 
 OPERATIONS: dict[str, Operation] = {"ensure": _ensure, "upsert": _upsert, "search": _search, "scroll": _scroll,
-                                    "get": _get, "delete": _delete, "count": _count, "drop": _drop,
+                                    "scan": _scan, "get": _get, "delete": _delete, "count": _count, "drop": _drop,
                                     "health": _health}
 
 

@@ -23,7 +23,8 @@ class ServiceHeldStore(VectorStore):
     """The vector-store interface over the local service's HTTP API, for a folder the service holds."""
 
     name = "qdrant"
-    kind = "qdrant-local"
+    kind = "qdrant-service"
+    """Shared with the service's own writes, like a server (documents keep their keyword index current)."""
 
     def __init__(self, service_url: str, folder: str, *, pid: int, token: SecretStr | None = None,
                  timeout: float = 10.0) -> None:
@@ -67,6 +68,9 @@ class ServiceHeldStore(VectorStore):
     def _scroll(self, collection: str, where: dict[str, Scalar], limit: int) -> list[Record]:
         found = self._post("scroll", collection=collection, where=where, limit=limit)
         return [Record(r["id"], r["payload"]) for r in found["records"]]
+
+    def _scan(self, collection: str, where: dict[str, Scalar]) -> list[Record]:
+        return [Record(r["id"], r["payload"]) for r in self._post("scan", collection=collection, where=where)["records"]]
 
     def _drop(self, collection: str) -> None:
         self._post("drop", collection=collection)

@@ -128,9 +128,11 @@ async def test_health_degraded_with_the_reason_when_the_stores_are_down(sandbox_
     finally:
         await runtime.aclose()
     assert health["status"] == "degraded" and all(health["portkey_providers"].values())
-    assert health["vector_databases"] == {"redis": False, "qdrant": False, "weaviate": False, "milvus": False}
+    assert health["vector_databases"] == {"redis": False, "qdrant": False, "weaviate": False, "milvus": False,
+                                          "documents": False}  # the document store is on Weaviate here
     stores = [r for r in health["details"]["reasons"] if r.startswith("store ")]
-    assert [r.split(":", 1)[0] for r in stores] == ["store redis", "store qdrant", "store weaviate", "store milvus"]
+    assert [r.split(":", 1)[0] for r in stores] == ["store redis", "store qdrant", "store weaviate", "store milvus",
+                                                    "store documents"]
 
 
 async def test_health_down_when_a_role_has_no_provider_left(make_manager, simulators):
