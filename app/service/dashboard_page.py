@@ -37,6 +37,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 ul.plain li{margin:2px 0;overflow-wrap:anywhere} td.detail{white-space:normal;overflow-wrap:anywhere;min-width:220px}
 ul.errors{list-style:none;margin:0;padding:0;font-size:13px} ul.errors li{padding:6px 0;border-bottom:1px solid #eee}
 ul.errors small{display:block;color:#5b6475;overflow-wrap:anywhere;margin-top:2px}
+.card .tile{box-shadow:none;background:#f6f7f9} .card .tile b{font-size:17px}
 """
 
 # Shared helpers: SVG elements, number formats, a nice axis scale, line charts, table rows.

@@ -17,6 +17,9 @@ from pydantic import SecretStr
 from app.vectors.base import Hit, Point, Record, Scalar, VectorStore
 
 _WORKERS = 4  # the HTTP client is thread-safe; the service serialises what the folder needs
+UPSERT_BATCH = 32
+"""Points per request: a 384-d vector is ~8 KB of JSON, a document chunk's payload a few KB more, and the
+service refuses bodies over ``SOPHIA_MAX_BODY_BYTES`` (1 MB by default)."""
 
 
 class ServiceHeldStore(VectorStore):
@@ -58,8 +61,10 @@ class ServiceHeldStore(VectorStore):
                               keyword_fields=list(keyword_fields))["dimension"])
 
     def _upsert(self, collection: str, points: list[Point]) -> None:
-        self._post("upsert", collection=collection,
-                   points=[{"id": p.id, "vector": list(p.vector), "payload": dict(p.payload)} for p in points])
+        for start in range(0, len(points), UPSERT_BATCH):  # each request well under the service's body limit
+            self._post("upsert", collection=collection, points=[
+                {"id": p.id, "vector": list(p.vector), "payload": dict(p.payload)}
+                for p in points[start:start + UPSERT_BATCH]])
 
     def _search(self, collection: str, vector: list[float], limit: int, where: dict[str, Scalar]) -> list[Hit]:
         found = self._post("search", collection=collection, vector=vector, limit=limit, where=where)

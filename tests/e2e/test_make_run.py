@@ -105,6 +105,16 @@ def test_the_spec_example_remembers_through_the_service(make_run):
     assert count.status_code == 200 and count.json()["count"] >= 1, "the exchange was remembered by the service"
 
 
+def test_documents_go_through_the_service_too(make_run):
+    """A whole README as documents: more than one request's worth of vectors, and a full scan back."""
+    tmp_path = make_run.runtime_file.parents[1]
+    added = _run(tmp_path, str(SOPHIA), "docs", "add", str(REPO / "README.md"))
+    assert added.returncode == 0, added.stderr
+    listed = _run(tmp_path, str(SOPHIA), "docs", "list", "--json")
+    (source,) = json.loads(listed.stdout)
+    assert source["chunks"] > 100 and "qdrant-service" in _run(tmp_path, str(SOPHIA), "docs", "list").stdout
+
+
 def test_the_integration_script_passes_against_it(make_run):
     tmp_path = make_run.runtime_file.parents[1]
     checked = _run(tmp_path, sys.executable, str(REPO / "scripts" / "test_portkey_integration.py"))
