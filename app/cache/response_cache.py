@@ -243,7 +243,8 @@ class CompletionPlan:
         completion, origin = found
         (metrics.SEMANTIC_HITS.labels(self.domain) if status == "semantic_hit"
          else metrics.HITS.labels(self.domain, "chat")).inc()
-        log.debug("cache %s %s (%s)", "semantic hit" if status == "semantic_hit" else "hit", self.key, backend.name)
+        log.debug("cache %s %s (%s)", "semantic hit" if status == "semantic_hit" else "hit", self.key,
+                  backend.name)
         completion.routing = _hit_routing(origin, completion, status, trace_id,
                                           (time.perf_counter() - started) * 1000)
         return completion

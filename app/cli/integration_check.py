@@ -317,7 +317,8 @@ async def _run(console: Any, output_dir: Path, sandbox: list[str], settings: Any
     if failed:
         names = sorted({p for r in failed for p in r.failing})
         who = f"; failing provider(s): {', '.join(names)}" if names else ""
-        console.print(f"[red]{len(failed)} of {len(results)} checks failed{escape(who)}[/]. Report: {escape(str(path))}")
+        console.print(f"[red]{len(failed)} of {len(results)} checks failed{escape(who)}[/]. "
+                      f"Report: {escape(str(path))}")
         return 1
     console.print(f"[green]all {len(results)} checks passed[/]. Report: {escape(str(path))}")
     return 0

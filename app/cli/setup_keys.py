@@ -161,8 +161,7 @@ def collect_interactive(ask: Callable[[str], str] = getpass.getpass,
         value = one(url, hidden=False)
         if value:
             values[url] = value
-            secret = one(key) if key else ""
-            if secret and key:
+            if key and (secret := one(key)):  # a server's key, asked only for a server that was given
                 values[key] = secret
     return values
 

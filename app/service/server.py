@@ -115,16 +115,16 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
             settings = load_settings(**as_settings(box.env), **retries)
             sandboxed = tuple(box.simulated)
             if sandboxed:
-                console.print(f"[bold black on yellow] SANDBOX [/] simulators answer for: {escape(', '.join(sandboxed))} "
-                              "(set their keys in .env to call them for real)")
+                console.print(f"[bold black on yellow] SANDBOX [/] simulators answer for: "
+                              f"{escape(', '.join(sandboxed))} (set their keys in .env to call them for real)")
         config = ServiceConfig.from_settings(settings, sandboxed=sandboxed,
                                              control_url=box.simulators.control_url if box else None, **overrides)
         app = create_app(settings, config)
         shown = f"[{config.host}]" if ":" in config.host else config.host
         url = f"http://{shown}:{config.port}/"
         auth = " (append #token=<one of SOPHIA_API_KEYS> to open the dashboard)" if config.auth_enabled else ""
-        console.print(f"Sophia service on [bold]{escape(url)}[/]: dashboard {escape(url + auth)}, API {escape(url)}v1, "
-                      f"health {escape(url)}health, metrics {escape(url)}metrics")
+        console.print(f"Sophia service on [bold]{escape(url)}[/]: dashboard {escape(url + auth)}, "
+                      f"API {escape(url)}v1, health {escape(url)}health, metrics {escape(url)}metrics")
         other = running_elsewhere(settings.sophia_data_dir)
         if other is None:
             held = None if settings.qdrant_url else qdrant_path(settings)
@@ -135,8 +135,8 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
                           "they find this service"
                           + (" and its simulators." if sandboxed else "."))
         else:
-            console.print(f"[yellow]note:[/] {escape(other.describe())} already runs on {escape(settings.sophia_data_dir)}"
-                          "; other processes keep using that one")
+            console.print(f"[yellow]note:[/] {escape(other.describe())} already runs on "
+                          f"{escape(settings.sophia_data_dir)}; other processes keep using that one")
         # uvicorn re-raises the SIGTERM it caught once it has shut down; with Python's default handler
         # that kills the process before `finally` stops the gateway and simulators (orphaning them).
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
