@@ -120,16 +120,21 @@ def health(as_json: Annotated[bool, typer.Option("--json", help="Print the raw r
 @app.command()
 def ask(prompt: Annotated[str, typer.Argument(help="The prompt.")],
         model: Annotated[str, typer.Option("--model", "-m",
-                                           help="<provider>/<model>, <provider> or <domain>/<role>.")]
+                                           help="<provider>/<model>, <provider>, <domain>/<role> or route/<name>.")]
         = "artemis/code_reviewer",
         stream: Annotated[bool, typer.Option(help="Print the answer as it arrives.")] = False,
-        max_tokens: Annotated[int | None, typer.Option(help="Limit the answer's length.")] = None) -> None:
-    """Send one prompt to a role's chain or a provider, and show who answered."""
+        max_tokens: Annotated[int | None, typer.Option(help="Limit the answer's length.")] = None,
+        meta: Annotated[list[str] | None, typer.Option(
+            "--meta", help="Request metadata KEY=VALUE for a route's rules (repeatable), e.g. --meta tier=premium."
+        )] = None) -> None:
+    """Send one prompt to a role's or route's strategy or a provider, and show who answered."""
     from app.cli.ops import ask as run_ask
     from app.core.errors import SophiaError
 
+    pairs = dict(item.partition("=")[::2] for item in meta or [])
     try:
-        code = _fail_on_config_error(lambda: asyncio.run(run_ask(console, prompt, model, stream, max_tokens)))
+        code = _fail_on_config_error(lambda: asyncio.run(run_ask(console, prompt, model, stream, max_tokens,
+                                                                 pairs)))
     except SophiaError as exc:
         err_console.print(f"[red]error:[/] {exc}")
         code = 1

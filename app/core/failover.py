@@ -94,6 +94,10 @@ class Call:
             variant=self.chain.variant(index), complexity=self.complexity,
         )
 
+    def facts(self, routing: RoutingInfo) -> RoutingInfo:
+        """``routing`` (a cache hit's) with this call's route and complexity."""
+        return routing.model_copy(update={"route": self.route, "complexity": self.complexity})
+
     def fail_last(self, reason: str) -> None:
         """Record that the last attempt, reported as answered, produced nothing usable."""
         if self.attempts:

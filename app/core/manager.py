@@ -23,15 +23,16 @@ from app.core.caching import ResponseCachePort, StreamSource
 from app.core.circuits import CircuitPort
 from app.core.deadlines import Deadlines
 from app.core.embedding_batches import EMBEDDING_BATCH, embed_in_batches
-from app.core.errors import ProviderNotConfiguredError, StreamClosedError
+from app.core.errors import InvalidRequestError, ProviderNotConfiguredError, StreamClosedError
 from app.core.failover import Call, fail_over
-from app.core.observation import CallRecord, Observers
+from app.core.observation import CallRecord, FeedbackRecord, Observers
+from app.core.prompt_cache import mark_prompt_cache
 from app.core.providers import PROVIDERS
 from app.core.results import ChatCompletion, ChatCompletionChunk, EmbeddingResponse, RoutingInfo
-from app.core.role_chains import role_key
 from app.core.rounds import GatewayRounds
 from app.core.routing import Capability, Chain, Router
 from app.core.settings import Settings, get_settings
+from app.core.strategy import first_choices
 from app.core.streaming import CompletionStream, SyncCompletionStream
 from app.core.sync_bridge import shared_bridge
 from app.core.transport import GatewayTransport, Transport
@@ -42,6 +43,10 @@ from app.core.validation import (
     check_params,
     check_target_names,
 )
+from app.routing import PolicyHolder, RoutePlan
+from app.routing import plan as plan_request
+from app.routing.complexity import probability_complex
+from app.routing.policy import role_key
 
 
 def new_trace_id() -> str:
@@ -63,10 +68,14 @@ class PortkeyManager:
 
     def __init__(self, settings: Settings | None = None, *, transport: Transport | None = None,
                  cache: ResponseCachePort | None = None, circuits: CircuitPort | None = None,
-                 limits: LimitPort | None = None) -> None:
+                 limits: LimitPort | None = None, policies: PolicyHolder | None = None) -> None:
+        """``policies``: the routing policy's holder (default: one loaded from the settings, which
+        reads the built-in roles, ``SOPHIA_ROUTING_FILE`` and ``ROLE_CHAINS``; raises on a bad file)."""
         self.settings = settings if settings is not None else get_settings()
         self.router = Router(self.settings)
-        self.observers = Observers()
+        self.policies = policies if policies is not None else PolicyHolder(self.settings)
+        self.observers: Observers[CallRecord] = Observers()
+        self.feedback_observers: Observers[FeedbackRecord] = Observers()
         self.transport = transport if transport is not None else gateway_transport(self.settings)
         self.cache = cache
         self.circuits = circuits
@@ -84,10 +93,12 @@ class PortkeyManager:
                 return self._deadlines.overridden(override)
         return self._deadlines
 
-    def _call(self, kind: str, chain: Chain, trace_id: str | None, metadata: Mapping[str, str] | None) -> Call:
+    def _call(self, kind: str, chain: Chain, trace_id: str | None, metadata: Mapping[str, str] | None,
+              planned: RoutePlan | None = None) -> Call:
         deadlines = self.deadlines(metadata)
         return Call(kind, chain, trace_id or new_trace_id(), metadata, deadlines=deadlines,
-                    bound=deadlines.call_bound(len(chain.targets), self.settings.max_retries))
+                    bound=deadlines.call_bound(len(chain.targets), self.settings.max_retries),
+                    route=planned.route if planned else None, complexity=planned.complexity if planned else None)
 
     @property
     def gateway_url(self) -> str:
@@ -109,6 +120,24 @@ class PortkeyManager:
             provider = self.default_provider(capability)
         return self.router.build(self.router.requested(provider, model, fallbacks), capability)
 
+    def _chain_for(self, provider: Any, model: str | None, fallbacks: Sequence[Any] | None, route: str | None,
+                   role: str | None, messages: Sequence[Mapping[str, Any]], metadata: Mapping[str, str] | None,
+                   params: Mapping[str, Any]) -> tuple[Chain, RoutePlan | None]:
+        """The chain of a call: by provider and fallbacks, or planned on a route's or role's strategy."""
+        if route is None and role is None:
+            return self.chain(provider, model, fallbacks), None
+        if route is not None and role is not None:
+            raise InvalidRequestError("give route= or role=, not both")
+        if provider is not None or model is not None or fallbacks is not None:
+            raise InvalidRequestError(f"{'route' if route is not None else 'role'}= chooses the targets from the "
+                                      "routing file: leave provider, model and fallbacks unset")
+        policy = self.policies.current
+        strategy = policy.route(route).strategy if route is not None else policy.role(str(role)).strategy
+        planned = plan_request(strategy, route, messages, metadata, params, probability_complex,
+                       self.settings.sophia_complexity_threshold)
+        requested = planned.requested if self.settings.enable_fallback else first_choices(planned.requested)
+        return self.router.build_tree(requested), planned
+
     def default_provider(self, capability: Capability = Capability.CHAT) -> str:
         """The first configured provider (that has embeddings, for that capability)."""
         configured = self.router.configured_providers(capability)
@@ -123,7 +152,8 @@ class PortkeyManager:
     @overload
     async def acreate_completion(
         self, provider: Any = None, model: str | None = None, messages: Sequence[Mapping[str, Any]] | None = None,
-        *, fallbacks: Sequence[Any] | None = None, stream: Literal[False] = False, trace_id: str | None = None,
+        *, route: str | None = None, role: str | None = None, fallbacks: Sequence[Any] | None = None,
+        stream: Literal[False] = False, trace_id: str | None = None,
         metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
         semantic_cache: bool | None = None, **params: Any,
     ) -> ChatCompletion: ...
@@ -131,7 +161,8 @@ class PortkeyManager:
     @overload
     async def acreate_completion(
         self, provider: Any = None, model: str | None = None, messages: Sequence[Mapping[str, Any]] | None = None,
-        *, fallbacks: Sequence[Any] | None = None, stream: Literal[True], trace_id: str | None = None,
+        *, route: str | None = None, role: str | None = None, fallbacks: Sequence[Any] | None = None,
+        stream: Literal[True], trace_id: str | None = None,
         metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
         semantic_cache: bool | None = None, **params: Any,
     ) -> CompletionStream: ...
@@ -139,7 +170,8 @@ class PortkeyManager:
     @overload
     async def acreate_completion(
         self, provider: Any = None, model: str | None = None, messages: Sequence[Mapping[str, Any]] | None = None,
-        *, fallbacks: Sequence[Any] | None = None, stream: bool, trace_id: str | None = None,
+        *, route: str | None = None, role: str | None = None, fallbacks: Sequence[Any] | None = None,
+        stream: bool, trace_id: str | None = None,
         metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
         semantic_cache: bool | None = None, **params: Any,
     ) -> ChatCompletion | CompletionStream: ...
@@ -150,6 +182,8 @@ class PortkeyManager:
         model: str | None = None,
         messages: Sequence[Mapping[str, Any]] | None = None,
         *,
+        route: str | None = None,
+        role: str | None = None,
         fallbacks: Sequence[Any] | None = None,
         stream: bool = False,
         trace_id: str | None = None,
@@ -161,18 +195,23 @@ class PortkeyManager:
     ) -> ChatCompletion | CompletionStream:
         """Chat completion through the gateway. ``stream=True`` returns a CompletionStream.
 
-        ``cache=False`` skips the response cache for this call; ``refresh=True`` ignores a cached
-        answer and stores the new one; ``semantic_cache`` turns the semantic cache on or off for
-        this call (None: as the settings say for the call's role).
+        ``route="<name>"`` (a route of the routing file) or ``role="<domain>/<role>"`` choose the
+        targets by that strategy instead of ``provider``/``model``/``fallbacks``; ``metadata`` is
+        what the strategy's rules and sticky keys read. ``cache=False`` skips the response cache for
+        this call; ``refresh=True`` ignores a cached answer and stores the new one;
+        ``semantic_cache`` turns the semantic cache on or off for this call (None: as the settings
+        say for the call's role).
         """
         checked = check_messages(messages)
         check_params(params)
         check_metadata(metadata)
-        chain = self.chain(provider, model, fallbacks)
+        chain, planned = self._chain_for(provider, model, fallbacks, route, role, checked, metadata, params)
+        if planned is not None and planned.metadata:
+            metadata = {**(metadata or {}), **planned.metadata}
         if self.limits is not None:
             await self.limits.admit(metadata)
-        call = self._call("chat_stream" if stream else "chat", chain, trace_id, metadata)
-        body = {"model": chain.primary.model, "messages": checked, **params}
+        call = self._call("chat_stream" if stream else "chat", chain, trace_id, metadata, planned)
+        body = {"model": chain.primary.model, "messages": mark_prompt_cache(chain, checked), **params}
         plan = None if self.cache is None else self.cache.completion_plan(
             chain, checked, params, metadata, cache=cache, refresh=refresh, semantic=semantic_cache)
         if stream:
@@ -185,10 +224,12 @@ class PortkeyManager:
             source: StreamSource = stream_source
             if plan is not None:
                 source = plan.streamed(source, call.trace_id,
-                                       lambda routing, started: self._report(call, routing=routing, started=started))
+                                       lambda routing, started: self._report(call, routing=call.facts(routing),
+                                                                             started=started))
             return CompletionStream(source)
         started = time.perf_counter()
         if plan is not None and (hit := await plan.lookup(call.trace_id)) is not None:
+            hit.routing = call.facts(hit.routing)
             self._report(call, routing=hit.routing, started=started)
             return hit
         completion = await self._complete(call, body)
@@ -295,12 +336,24 @@ class PortkeyManager:
 
     # ----- reports and lifecycle ----------------------------------------------------------------
 
+    def feedback(self, trace_id: str, score: float, comment: str | None = None) -> FeedbackRecord:
+        """Record how good the answer of call ``trace_id`` was: ``score`` from 0 (bad) to 1 (good).
+
+        Feedback closes an A/B test's loop: ``sophia experiments`` compares the variants' mean scores.
+        Raises ``InvalidRequestError`` for a bad trace id, score or comment; never calls the network.
+        """
+        record = FeedbackRecord.checked(trace_id, score, comment)
+        self.feedback_observers.notify(record)
+        return record
+
     def _report(self, call: Call, *, routing: RoutingInfo | None = None, error: BaseException | None = None,
                 started: float | None = None) -> None:
         latency_ms = call.elapsed_ms if started is None else (time.perf_counter() - started) * 1000
         self.observers.notify(CallRecord(
             kind=call.kind, trace_id=call.trace_id, chain=tuple(t.label for t in call.chain.targets),
             latency_ms=latency_ms, routing=routing, error=error, metadata=dict(call.metadata or {}),
+            route=call.route, variant=routing.variant if routing is not None else call.variant,
+            complexity=call.complexity,
         ))
 
     async def _account(self, call: Call, routing: RoutingInfo | None) -> None:

@@ -25,6 +25,7 @@ from app.core.strategy import (
     Group,
     deferring,
     fallback_over,
+    fields_read,
     leaf_at,
     leaves,
     map_leaves,
@@ -168,6 +169,19 @@ class Chain:
     def param_names(self) -> frozenset[str]:
         """Every parameter some target adds to the request."""
         return frozenset().union(*(t.param_names for t in self.targets))
+
+    def cache_identity(self, metadata: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+        """What about the chain changes the answer, for cache keys: its (provider, model) pairs, plus, for
+        a strategy tree or targets with parameters, one ``("strategy", json)`` pair holding the tree,
+        the parameters and the metadata values its conditionals read (a cached answer of one branch
+        must not serve a request the rules send to another)."""
+        pairs = [(t.provider.name, t.model) for t in self.targets]
+        if self.tree is None and not any(t.params for t in self.targets):
+            return pairs
+        read = sorted(f for f in fields_read(self.strategy) if f.startswith("metadata."))
+        detail = {"tree": repr(self.strategy), "params": [t.params for t in self.targets],
+                  "metadata": {f: (metadata or {}).get(f.partition(".")[2]) for f in read}}
+        return [*pairs, ("strategy", json.dumps(detail, sort_keys=True, default=str))]
 
 
 @dataclass(frozen=True, slots=True)

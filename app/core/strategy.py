@@ -224,6 +224,36 @@ def deferring(tree: Group[int], is_open: Callable[[int], bool]) -> Group[int]:
     return replace(tree, children=tuple(children))
 
 
+def fields_read(tree: Group[int]) -> set[str]:
+    """The request fields (``metadata.tier``, ``params.max_tokens``...) the tree's conditionals read."""
+    out: set[str] = set()
+
+    def collect(query: Any) -> None:
+        if isinstance(query, dict):
+            for key, value in query.items():
+                if key in ("$and", "$or"):
+                    for part in value:
+                        collect(part)
+                elif not key.startswith("$"):
+                    out.add(key)
+
+    def walk(group: Group[int]) -> None:
+        for condition in group.conditions:
+            collect(json.loads(condition.query))
+        for child in group.children:
+            if isinstance(child, Group):
+                walk(child)
+
+    walk(tree)
+    return out
+
+
+def first_choices(tree: Group[L]) -> Group[L]:
+    """``tree`` with every fallback cut to its first child (``ENABLE_FALLBACK=false``)."""
+    children = tree.children[:1] if tree.mode == "fallback" else tree.children
+    return replace(tree, children=tuple(first_choices(c) if isinstance(c, Group) else c for c in children))
+
+
 # ----- Portkey config ----------------------------------------------------------------------------
 
 def to_portkey(tree: Group[int], render: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
@@ -247,5 +277,6 @@ def to_portkey(tree: Group[int], render: Callable[[int], dict[str, Any]]) -> dic
     return {"strategy": strategy, "targets": targets}
 
 
-__all__ = ["Condition", "Group", "Mode", "deferring", "fallback_over", "leaf_at", "leaves", "map_leaves", "numbered",
-           "reached_by_fallback", "remaining_after", "to_portkey", "tried_before", "variant_of"]
+__all__ = ["Condition", "Group", "Mode", "deferring", "fallback_over", "fields_read", "first_choices", "leaf_at",
+           "leaves", "map_leaves", "numbered", "reached_by_fallback", "remaining_after", "to_portkey", "tried_before",
+           "variant_of"]
