@@ -153,6 +153,45 @@ def stats(hours: Annotated[float, typer.Option(help="How far back to look.")] = 
 app.add_typer(docs_app, name="docs")
 
 
+routes_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                         help="The routing file: validate it, show what a route or role compiles to.")
+app.add_typer(routes_app, name="routes")
+
+
+@routes_app.command("check")
+def routes_check(file: Annotated[Path, typer.Argument(help="The routing file (YAML) to validate.")]) -> None:
+    """Validate a routing file without starting anything: every problem with its line and field."""
+    from app.cli.routing_cmds import check
+
+    raise typer.Exit(check(console, err_console, file))
+
+
+@routes_app.command("show")
+def routes_show(name: Annotated[str, typer.Argument(help="A route name, or a role domain/role.")],
+                file: Annotated[Path | None, typer.Option(help="A routing file (default SOPHIA_ROUTING_FILE).")]
+                = None) -> None:
+    """Print the Portkey config(s) a route or role compiles to, keys redacted."""
+    from app.cli.routing_cmds import show
+    from app.core.errors import SophiaError
+
+    try:
+        code = _fail_on_config_error(lambda: show(console, name, file))
+    except SophiaError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        code = 1
+    raise typer.Exit(code)
+
+
+@app.command()
+def experiments(name: Annotated[str, typer.Argument(help="A route name (or a role domain/role) with a loadbalance.")],
+                hours: Annotated[float, typer.Option(help="How far back to look.")] = 24.0,
+                as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
+    """Compare an A/B experiment's variants: success, fallbacks, latency, tokens, cost, feedback, significance."""
+    from app.cli.routing_cmds import experiments as run_experiments
+
+    raise typer.Exit(_fail_on_config_error(lambda: asyncio.run(run_experiments(console, name, hours, as_json))))
+
+
 def main() -> None:
     """The ``sophia`` console script: run the command named on the command line."""
     app()

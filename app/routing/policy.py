@@ -13,7 +13,16 @@ from typing import Any
 from app.core.errors import InvalidRequestError
 from app.core.routing import TargetSpec
 from app.core.strategy import Group
-from app.routing.nodes import Complexity, Conditional, PolicyNode, RequestView, resolve, target_labels, walk
+from app.routing.nodes import (
+    Complexity,
+    Conditional,
+    LoadBalance,
+    PolicyNode,
+    RequestView,
+    resolve,
+    target_labels,
+    walk,
+)
 
 DOMAINS = ("artemis", "sophia")
 
@@ -57,6 +66,11 @@ class Strategy:
     def targets(self) -> list[str]:
         """Every target of the strategy (``provider/model``), in order."""
         return target_labels(self.root)
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        """The variants of its first loadbalance (an experiment's arms, the control first); () if none."""
+        return next((n.names for n in walk(self.root) if isinstance(n, LoadBalance)), ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +143,11 @@ class RoutingPolicy:
     def roles_of(self, domain: str) -> list[Role]:
         """The roles of ``domain``, in file order."""
         return [r for r in self.roles.values() if r.domain == domain]
+
+    def experiments(self) -> dict[str, tuple[str, ...]]:
+        """Every route and role with a loadbalance (an A/B test), and its variants."""
+        named = [*((k, r.strategy) for k, r in self.routes.items()), *((k, r.strategy) for k, r in self.roles.items())]
+        return {name: strategy.variants for name, strategy in named if strategy.variants}
 
     def route(self, name: str) -> Route:
         """The route ``name``; raises ``InvalidRequestError`` listing the known routes."""

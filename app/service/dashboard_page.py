@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import html
 
+from app.service import experiments_panel
+
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
 header{background:#1d2330;color:#fff;padding:14px 24px;display:flex;align-items:baseline;gap:16px}
@@ -123,10 +125,11 @@ def render_dashboard(sandboxed: tuple[str, ...], version: str) -> str:
                 '</tr></thead><tbody id="circuits"></tbody></table></div>')
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sophia routing dashboard</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}{experiments_panel.STYLE}</style>
+</head>
 <body><header><h1>Sophia routing dashboard</h1><span>v{html.escape(version)}</span><span id="status">loading…</span>
 <span style="margin-left:auto">window <select id="window"><option value="15">15 min</option>
 <option value="60" selected>1 hour</option><option value="360">6 hours</option><option value="1440">24 hours</option>
 </select></span></header>{banner}
-<main><div class="tiles">{tiles}</div>{charts}{table}{circuits}</main>
-<script>{_SCRIPT}</script></body></html>"""
+<main><div class="tiles">{tiles}</div>{charts}{table}{circuits}{experiments_panel.PANEL}</main>
+<script>{_SCRIPT}</script><script>{experiments_panel.SCRIPT}</script></body></html>"""

@@ -82,7 +82,6 @@ async def test_a_store_that_is_down_lets_calls_through_unless_told_otherwise(fai
 
 def test_unknown_roles_in_role_limits_are_refused_at_start():
     from app.core.errors import ConfigurationError
-
     from app.routing import load_policy
 
     with pytest.raises(ConfigurationError, match="ROLE_LIMITS"):
