@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -96,12 +96,17 @@ def _stamp(path: Path) -> tuple[float, int, int] | None:
     return (st.st_mtime, st.st_size, st.st_ino)
 
 
-async def watch(holder: PolicyHolder, interval: float) -> None:
-    """Reload whenever the routing file changes (checked every ``interval`` seconds); runs until cancelled."""
+def watch(holder: PolicyHolder, interval: float) -> Coroutine[Any, Any, None]:
+    """A task's body that reloads whenever the routing file changes after this call (checked every
+    ``interval`` seconds), until cancelled; returns at once when there is no file or ``interval`` is 0."""
     path = holder.path
+    return _poll(holder, path, _stamp(path) if path is not None else None, interval)
+
+
+async def _poll(holder: PolicyHolder, path: Path | None, seen: tuple[float, int, int] | None,
+                interval: float) -> None:
     if path is None or interval <= 0:
         return
-    seen = _stamp(path)
     while True:
         await asyncio.sleep(interval)  # a polling period, not synchronisation
         stamp = _stamp(path)

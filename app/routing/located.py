@@ -40,6 +40,12 @@ class Located:
     column: int
     duplicates: tuple[Located, ...] = field(default=())
     """Keys that were written twice in this mapping (the later ones)."""
+    keys: dict[str, Located] = field(default_factory=dict)
+    """A mapping's keys, where each was written (problems about an entry point at its key)."""
+
+    def key(self, name: str) -> Located:
+        """Where the key ``name`` of this mapping was written (this value's position if unknown)."""
+        return self.keys.get(name, self)
 
     @property
     def is_mapping(self) -> bool:
@@ -89,6 +95,7 @@ def _convert(node: yaml.Node, constructor: yaml.SafeLoader) -> Located:
     line, column = node.start_mark.line + 1, node.start_mark.column + 1
     if isinstance(node, yaml.MappingNode):
         items: dict[str, Located] = {}
+        keys: dict[str, Located] = {}
         duplicates: list[Located] = []
         for key_node, value_node in node.value:
             key = _convert(key_node, constructor)
@@ -96,7 +103,8 @@ def _convert(node: yaml.Node, constructor: yaml.SafeLoader) -> Located:
             if name in items:
                 duplicates.append(key)
             items[name] = _convert(value_node, constructor)
-        return Located(items, line, column, tuple(duplicates))
+            keys[name] = key
+        return Located(items, line, column, tuple(duplicates), keys)
     if isinstance(node, yaml.SequenceNode):
         return Located([_convert(item, constructor) for item in node.value], line, column)
     try:

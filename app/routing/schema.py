@@ -73,7 +73,7 @@ class _Reader:
             if key not in allowed:
                 close = difflib.get_close_matches(key, sorted(allowed), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else f"; {what} fields: {', '.join(sorted(allowed))}"
-                self.fail(node.value[key], f"{path}.{key}", f"unknown field {key!r}{hint}")
+                self.fail(node.key(key), f"{path}.{key}", f"unknown field {key!r}{hint}")
 
     def text(self, node: Located | None, path: str) -> str | None:
         if node is None:
@@ -286,7 +286,7 @@ class _Reader:
         fields = {k: v for k, v in entry.value.items() if k in STRATEGY_FIELDS and k not in ("name", "weight")}
         if not fields:
             return None
-        return self.node(Located(fields, entry.line, entry.column), path, salt)
+        return self.node(Located(fields, entry.line, entry.column, keys=entry.keys), path, salt)
 
     def output(self, node: Located, path: str) -> Output | None:
         if not node.is_mapping:
@@ -307,10 +307,10 @@ class _Reader:
                 out.append((key, text))
         return Output(tuple(out)) if len(out) == len(fields.value) else None
 
-    def role(self, key: str, entry: Located) -> RoleEntry | None:
+    def role(self, key: str, entry: Located, at: Located) -> RoleEntry | None:
         path = f"roles.{key}"
         if not ROLE_KEY.match(key):
-            self.fail(entry, path, f"a role is written <domain>/<name> with domain {' or '.join(DOMAINS)} and a "
+            self.fail(at, path, f"a role is written <domain>/<name> with domain {' or '.join(DOMAINS)} and a "
                                    "lower-case name, e.g. artemis/test_writer")
             return None
         if not entry.is_mapping:
@@ -322,7 +322,7 @@ class _Reader:
         if grounded is not None and not isinstance(grounded.value, bool):
             self.fail(grounded, f"{path}.grounded", "must be true or false")
         return RoleEntry(
-            key=key, line=entry.line,
+            key=key, line=at.line,
             description=self.text(entry.value.get("description"), f"{path}.description"),
             system_prompt=self.text(entry.value.get("system_prompt"), f"{path}.system_prompt"),
             output=output,
@@ -330,10 +330,10 @@ class _Reader:
             grounded=grounded.value if grounded is not None and isinstance(grounded.value, bool) else None,
         )
 
-    def route(self, name: str, entry: Located) -> Route | None:
+    def route(self, name: str, entry: Located, at: Located) -> Route | None:
         path = f"routes.{name}"
         if not ROUTE_NAME.match(name):
-            self.fail(entry, path, "a route name is lower-case letters, digits, - and _ (at most 64)")
+            self.fail(at, path, "a route name is lower-case letters, digits, - and _ (at most 64)")
             return None
         if not entry.is_mapping:
             self.fail(entry, path, "expected a strategy, e.g. {strategy: fallback, targets: [...]}")
@@ -342,7 +342,7 @@ class _Reader:
         strategy = self.strategy_of(entry, path, name)
         if strategy is None:
             if not any(p.path.startswith(path) for p in self.problems):
-                self.fail(entry, path, "needs a strategy (target: or strategy:)")
+                self.fail(at, path, "needs a strategy (target: or strategy:)")
             return None
         description = self.text(entry.value.get("description"), f"{path}.description") or ""
         return Route(name, description, Strategy(strategy))
@@ -367,11 +367,11 @@ def read_document(document: Located) -> tuple[dict[str, RoleEntry], dict[str, Ro
         reader.known_fields(block, section, set(block.value), section)  # reports duplicate names
         for key, entry in block.value.items():
             if section == "roles":
-                role = reader.role(key, entry)
+                role = reader.role(key, entry, block.key(key))
                 if role is not None:
                     roles[key] = role
             else:
-                route = reader.route(key, entry)
+                route = reader.route(key, entry, block.key(key))
                 if route is not None:
                     routes[key] = route
     return roles, routes, reader.problems
