@@ -57,6 +57,10 @@ class RoleEntry:
     grounded: bool | None = None
 
 
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
 class _Reader:
     """Walks one file's values, collecting every problem instead of stopping at the first."""
 
@@ -68,12 +72,12 @@ class _Reader:
 
     def known_fields(self, node: Located, path: str, allowed: frozenset[str] | set[str], what: str) -> None:
         for duplicate in node.duplicates:
-            self.fail(duplicate, f"{path}.{duplicate.value}", "written twice in the same mapping")
+            self.fail(duplicate, _join(path, str(duplicate.value)), "written twice in the same mapping")
         for key in node.value:
             if key not in allowed:
                 close = difflib.get_close_matches(key, sorted(allowed), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else f"; {what} fields: {', '.join(sorted(allowed))}"
-                self.fail(node.key(key), f"{path}.{key}", f"unknown field {key!r}{hint}")
+                self.fail(node.key(key), _join(path, key), f"unknown field {key!r}{hint}")
 
     def text(self, node: Located | None, path: str) -> str | None:
         if node is None:

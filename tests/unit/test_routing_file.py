@@ -118,7 +118,8 @@ def test_role_chains_still_override_after_the_file(tmp_path):
     ("roles:\n  artemis/tester:\n    description: no prompt, no strategy\n",
      "2:roles.artemis/tester: a new role needs system_prompt and a strategy"),
     ("routes:\n  x: [1, 2\n", "not valid YAML"),
-    ("version: 2\n", "1:.version: unknown field 'version'"),
+    ("version: 2\n", "1:version: unknown field 'version'"),
+    ("roles: {}\nroles: {}\n", "2:roles: written twice in the same mapping"),
 ])
 def test_each_problem_names_its_line_and_field(tmp_path, text, expected):
     found = problems(tmp_path, text)
