@@ -19,6 +19,7 @@ scipy (imported when a comparison is made: the service's start does not pay for 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -175,7 +176,10 @@ def _raw_test(metric: str, control: _Sample, other: _Sample) -> tuple[float | No
     difference = sum(ys) / len(ys) - sum(xs) / len(xs)
     if len(set(xs)) == 1 and len(set(ys)) == 1:  # no variance: the means either equal or differ for sure
         return (1.0 if difference == 0 else 0.0), difference
-    p = stats.ttest_ind(xs, ys, equal_var=False).pvalue
+    with warnings.catch_warnings():
+        # scipy warns of lost precision when a sample is nearly constant; its p-value is still the best there is
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = stats.ttest_ind(xs, ys, equal_var=False).pvalue
     return (None if math.isnan(p) else float(p)), difference
 
 
