@@ -190,7 +190,7 @@ async def test_a_table_of_the_previous_version_gains_the_new_columns(backend, tm
         await manager.acreate_completion(provider="groq", cache=False, messages=[{"role": "user", "content": "new"}])
         await store.flush()
         rows = await store.rows_since(time.time() - 60)
-        assert [(r["trace_id"], r["route"]) for r in rows][0] == ("old-trace", None)  # old rows read as NULL
+        assert (rows[0]["trace_id"], rows[0]["route"]) == ("old-trace", None)  # old rows read as NULL
         assert len(rows) == 2 and rows[1]["provider"] == "groq"
         await store.aclose()
         store = await AnalyticsStore(url, table_prefix=prefix).start()  # a second start finds nothing to add

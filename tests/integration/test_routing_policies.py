@@ -198,9 +198,9 @@ async def test_a_role_added_by_the_file_works_in_both_factories_and_health(manag
     insight = await sophia.generate_business_insight(pricing, "Should we raise prices?", {"churn": 0.02})
     assert insight.execution.provider == "deepseek" and insight.confidence == 0.8  # the default JSON answer shape
     assert pricing.system_prompt.startswith("You are Pricer, a pricing analyst in saas. Answer in JSON only")
-    with pytest.raises(InvalidRequestError, match="SECURITY_AUDITOR, .*VULNERABILITY_SCANNER, test_writer$"):
+    with pytest.raises(InvalidRequestError, match=r"SECURITY_AUDITOR, .*VULNERABILITY_SCANNER, test_writer$"):
         await artemis.create_agent_with_portkey("X", "wizard", "y")  # unknown: the error lists the known ones
-    with pytest.raises(InvalidRequestError, match="pricing_analyst$"):
+    with pytest.raises(InvalidRequestError, match=r"pricing_analyst$"):
         await sophia.create_business_agent("X", "test_writer", "y")  # an Artemis role is not a Sophia one
     health = await artemis.health_check(force=True)
     assert health["details"]["roles"]["artemis/test_writer"]["healthy"]
