@@ -279,8 +279,7 @@ class CompletionPlan:
             if hit is not None:
                 for chunk in replay(hit):
                     yield chunk
-                sink.routing = hit.routing
-                report_hit(hit.routing, started)
+                sink.routing = report_hit(hit.routing, started)
                 return
             chunks: list[ChatCompletionChunk] = []
             async for chunk in source(sink):

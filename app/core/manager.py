@@ -224,13 +224,11 @@ class PortkeyManager:
             source: StreamSource = stream_source
             if plan is not None:
                 source = plan.streamed(source, call.trace_id,
-                                       lambda routing, started: self._report(call, routing=call.facts(routing),
-                                                                             started=started))
+                                       lambda routing, started: self._report_hit(call, routing, started))
             return CompletionStream(source)
         started = time.perf_counter()
         if plan is not None and (hit := await plan.lookup(call.trace_id)) is not None:
-            hit.routing = call.facts(hit.routing)
-            self._report(call, routing=hit.routing, started=started)
+            hit.routing = self._report_hit(call, hit.routing, started)
             return hit
         completion = await self._complete(call, body)
         if plan is not None:
@@ -345,6 +343,12 @@ class PortkeyManager:
         record = FeedbackRecord.checked(trace_id, score, comment)
         self.feedback_observers.notify(record)
         return record
+
+    def _report_hit(self, call: Call, routing: RoutingInfo, started: float) -> RoutingInfo:
+        """Report a cache hit; its routing facts with this call's route and complexity."""
+        routing = call.facts(routing)
+        self._report(call, routing=routing, started=started)
+        return routing
 
     def _report(self, call: Call, *, routing: RoutingInfo | None = None, error: BaseException | None = None,
                 started: float | None = None) -> None:

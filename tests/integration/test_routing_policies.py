@@ -237,3 +237,16 @@ async def test_perplexity_search_options_reach_perplexity_only(manager, simulato
     analyst = await SophiaFactory(manager).create_business_agent("Analyst", "market_analyst", "tech")
     await SophiaFactory(manager).generate_business_insight(analyst, "AI adoption trends?", {})
     assert simulators.control.stats()["perplexity"]["last_body"]["search_recency_filter"] == "month"
+
+
+async def test_cached_answers_keep_to_the_branch_the_rules_chose(make_manager, routing_file):
+    manager = make_manager(sophia_routing_file=str(routing_file))  # the response cache is on
+    ask = [{"role": "user", "content": "Cache me"}]
+    premium = await manager.acreate_completion(route="tiered", messages=ask, metadata={"tier": "premium"})
+    again = await manager.acreate_completion(route="tiered", messages=ask, metadata={"tier": "premium"})
+    assert again.routing.cached == "hit" and again.routing.route == "tiered" and again.content == premium.content
+    free = await manager.acreate_completion(route="tiered", messages=ask, metadata={"tier": "free"})
+    assert free.routing.cached is None and free.routing.provider == "groq"  # not the premium branch's answer
+    stream = await manager.acreate_completion(route="tiered", messages=ask, metadata={"tier": "free"}, stream=True)
+    assert "".join([c.text async for c in stream]) == free.content
+    assert (stream.routing.cached, stream.routing.route) == ("hit", "tiered")
