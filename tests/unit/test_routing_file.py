@@ -152,3 +152,13 @@ def test_queries_are_normalised_for_the_gateways_evaluator(tmp_path):
     assert queries[1] == {"$and": [{"metadata.user": {"$regex": "^vip"}}, {"metadata.user": {"$ne": "vip-0"}}]}
     # metadata is sent as strings (compared strictly), params keep their JSON types
     assert queries[2] == {"params.max_tokens": {"$gt": 1000}, "metadata.n": "5"}
+
+
+def test_the_readmes_complete_example_is_valid(tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("### A complete example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    policy = check_file(write(tmp_path, block))
+    assert set(policy.routes) == {"support_ab", "tiered", "smart", "resilient_ab", "news"}
+    assert {"artemis/test_writer", "sophia/pricing_analyst"} <= set(policy.roles)
+    assert policy.experiments() == {"support_ab": ("openai/gpt-4o-mini", "groq/llama-3.1-8b-instant"),
+                                    "resilient_ab": ("fast", "careful")}
