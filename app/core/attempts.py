@@ -1,8 +1,8 @@
 """Reading which targets the gateway tried, and with what outcome, from its response headers.
 
 ``x-portkey-last-used-option-index`` names the target that produced the response by its path
-through the chain's strategy tree (``config.targets[2]``; nested: ``config.targets[1].targets[0]``). Our gateway preload adds ``x-sophia-attempts``, one entry per upstream call in order
-(retries included): ``{"o": origin, "m": model, "s": status}`` or ``{"o", "m", "e": error}``. Hosted Portkey
+through the chain's strategy tree (``config.targets[2]``; nested: ``config.targets[1].targets[0]``).
+Our gateway preload adds ``x-sophia-attempts``, one entry per upstream call in order (retries included): ``{"o": origin, "m": model, "s": status}`` or ``{"o", "m", "e": error}``. Hosted Portkey
 does not send it; then the targets the gateway went through before the served one are known to have
 failed, with no status.
 """

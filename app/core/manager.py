@@ -134,7 +134,7 @@ class PortkeyManager:
         policy = self.policies.current
         strategy = policy.route(route).strategy if route is not None else policy.role(str(role)).strategy
         planned = plan_request(strategy, route, messages, metadata, params, probability_complex,
-                       self.settings.sophia_complexity_threshold)
+                               self.settings.sophia_complexity_threshold)
         requested = planned.requested if self.settings.enable_fallback else first_choices(planned.requested)
         return self.router.build_tree(requested), planned
 
