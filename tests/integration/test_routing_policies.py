@@ -250,3 +250,17 @@ async def test_cached_answers_keep_to_the_branch_the_rules_chose(make_manager, r
     stream = await manager.acreate_completion(route="tiered", messages=ask, metadata={"tier": "free"}, stream=True)
     assert "".join([c.text async for c in stream]) == free.content
     assert (stream.routing.cached, stream.routing.route) == ("hit", "tiered")
+
+
+async def test_open_circuits_are_tried_last_inside_a_strategy_tree(make_manager, routing_file, simulators):
+    manager = make_manager(sophia_routing_file=str(routing_file), cache_ttl=0, circuit_min_requests=2)
+    simulators.control.set_fault("anthropic", Fault(status=503))
+    user = {"user_id": _user_for(1)}
+    for _ in range(2):  # two failed attempts on the fallback's first target open its circuit
+        answer = await manager.acreate_completion(route="nested", messages=HELLO, metadata=user)
+        assert answer.routing.attempts[0].provider == "anthropic"
+    answer = await manager.acreate_completion(route="nested", messages=HELLO, metadata=user)
+    routing = answer.routing
+    assert routing.circuit_open == ["anthropic/claude-sonnet-4-5"]
+    assert [a.provider for a in routing.attempts] == ["groq"]  # the open target went last, and was not needed
+    assert (routing.provider, routing.variant, routing.served_index) == ("groq", "b", 1)  # its number in the tree

@@ -162,3 +162,13 @@ def test_the_readmes_complete_example_is_valid(tmp_path):
     assert {"artemis/test_writer", "sophia/pricing_analyst"} <= set(policy.roles)
     assert policy.experiments() == {"support_ab": ("openai/gpt-4o-mini", "groq/llama-3.1-8b-instant"),
                                     "resilient_ab": ("fast", "careful")}
+
+
+def test_grounding_is_a_role_field(tmp_path):
+    path = write(tmp_path, "roles:\n  artemis/security_auditor:\n    grounded: true\n"
+                           "  sophia/market_analyst:\n    grounded: false\n")
+    policy = load_policy(load_settings(_env_file=None, sophia_routing_file=str(path)))
+    assert policy.role("artemis/security_auditor").grounded and not policy.role("sophia/market_analyst").grounded
+    assert policy.role("artemis/security_auditor").strategy.targets[0] == "anthropic/claude-sonnet-4-5"  # kept
+    assert policy.role("sophia/customer_success").grounded  # the built-in file grounds Sophia's roles
+    assert any("must be true or false" in p for p in problems(tmp_path, "roles:\n  artemis/x:\n    grounded: yes please\n"))

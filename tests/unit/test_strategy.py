@@ -131,3 +131,24 @@ def test_a_plain_chain_compiles_exactly_as_before():
     assert [t["override_params"] for t in config["targets"]] == [
         {"model": "gpt-4o"}, {"model": "claude-sonnet-4-5", "max_tokens": 4096}]
     assert chain.after(0).position(0) == 1 and chain.fallback_used(1) and chain.variant(1) is None
+
+
+def test_open_circuits_go_last_within_each_fallback_and_leave_a_loadbalance():
+    router = _router(openai_api_key="sk-abc123def456ghi789", groq_api_key="gsk_0123456789abcdef0123",
+                     anthropic_api_key="sk-ant-abc123def456")
+    spec = Group("fallback", (
+        TargetSpec.parse("anthropic"),
+        Group("loadbalance", (TargetSpec.parse("openai/gpt-4o-mini"), TargetSpec.parse("groq/llama-3.1-8b-instant")),
+              names=("a", "b"), weights=(0.5, 0.5)),
+    ))
+    chain = router.build_tree(spec)
+    deferred = chain.deferring(frozenset({"anthropic/claude-sonnet-4-5", "openai/gpt-4o-mini"}))
+    assert [t.label for t in deferred.targets] == ["groq/llama-3.1-8b-instant", "anthropic/claude-sonnet-4-5"]
+    assert [deferred.position(i) for i in range(2)] == [2, 0]  # each keeps its number in the call's chain
+    assert deferred.strategy.children[0].names == ("b",)  # the open variant left the loadbalance
+    everything = chain.deferring(frozenset(t.label for t in chain.targets))
+    assert len(everything.targets) == 3  # never away: all open, all tried
+    plain = router.build(router.requested("openai", None, ["anthropic", "groq"]))
+    moved = plain.deferring(frozenset({"openai/gpt-4o"}))
+    assert [t.provider.name for t in moved.targets] == ["anthropic", "groq", "openai"]
+    assert moved.position(2) == 0 and plain.deferring(frozenset()) is plain
