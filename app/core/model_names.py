@@ -24,8 +24,6 @@ class ModelRoute:
 
     provider: str | None
     """What the manager gets as ``provider``: ``name`` or ``name/model``; None for a role or a route."""
-    fallbacks: list[str] | None = None
-    """None: the manager's default fallbacks for that provider."""
     metadata: dict[str, str] = field(default_factory=dict)
     role: str | None = None
     """``domain/role`` when the name is a role."""
@@ -33,13 +31,14 @@ class ModelRoute:
     """The route's name when the name is ``route/<name>``."""
 
     def call(self, fallbacks: list[str] | None = None) -> dict[str, Any]:
-        """The manager's keyword arguments; ``fallbacks`` (a caller's override) only applies to a provider."""
+        """The manager's keyword arguments; ``fallbacks`` (a caller's override; None: the provider's default
+        fallbacks) only applies to a provider."""
         if self.provider is None:
             if fallbacks is not None:
                 raise InvalidRequestError("fallbacks applies to a provider model; a role's or a route's targets "
                                           "come from its strategy in the routing file")
             return {"role": self.role} if self.role else {"route": self.route}
-        return {"provider": self.provider, "fallbacks": self.fallbacks if fallbacks is None else fallbacks}
+        return {"provider": self.provider, "fallbacks": fallbacks}
 
 
 def resolve_model(name: Any, policy: RoutingPolicy) -> ModelRoute:

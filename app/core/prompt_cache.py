@@ -15,14 +15,13 @@ from app.core.routing import Chain
 
 def mark_prompt_cache(chain: Chain, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """``messages``, with ``cache_control`` on long system messages when the whole chain caches prompts."""
-    caching = [t.provider.prompt_caching for t in chain.targets]
-    if not caching or any(c is None for c in caching):
+    caching = [c for c in (t.provider.prompt_caching for t in chain.targets) if c is not None]
+    if not caching or len(caching) < len(chain.targets):
         return list(messages)
     marked = []
     for message in messages:
         content = message.get("content")
         needs = (message.get("role") in ("system", "developer") and isinstance(content, str)
-                 and "cache_control" not in message and all(c is not None and c.worth_marking(content)
-                                                             for c in caching))
-        marked.append({**message, "cache_control": caching[0].marker} if needs and caching[0] else message)
+                 and "cache_control" not in message and all(c.worth_marking(content) for c in caching))
+        marked.append({**message, "cache_control": caching[0].marker} if needs else message)
     return marked

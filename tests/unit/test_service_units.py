@@ -25,7 +25,7 @@ POLICY = load_policy(_settings())
 
 def test_provider_models_split_on_the_first_slash_only():
     route = resolve_model("together/meta-llama/Llama-3.3-70B-Instruct-Turbo", POLICY)
-    assert route.provider == "together/meta-llama/Llama-3.3-70B-Instruct-Turbo" and route.fallbacks is None
+    assert route.call() == {"provider": "together/meta-llama/Llama-3.3-70B-Instruct-Turbo", "fallbacks": None}
     assert resolve_model("groq", POLICY).call() == {"provider": "groq", "fallbacks": None}
     assert resolve_model("groq", POLICY).call(["mistral"]) == {"provider": "groq", "fallbacks": ["mistral"]}
 
