@@ -110,7 +110,12 @@ async def _poll(holder: PolicyHolder, path: Path | None, seen: tuple[float, int,
     while True:
         await asyncio.sleep(interval)  # a polling period, not synchronisation
         stamp = _stamp(path)
-        if stamp is not None and stamp != seen:
+        if stamp is None or stamp == seen:
+            continue
+        # Changed: reload once the file holds still for a period, so a writer that is not done yet
+        # (an editor saving in place) is not read half-written.
+        await asyncio.sleep(interval)
+        if _stamp(path) == stamp:
             seen = stamp
             await asyncio.to_thread(holder.reload)
 

@@ -130,6 +130,8 @@ def load_policy(settings: Any, path: str | Path | None = None) -> RoutingPolicy:
         except OSError as exc:
             raise ConfigurationError(f"{ENV_VAR}={file} cannot be read ({exc.strerror or type(exc).__name__})",
                                      env_vars=[ENV_VAR]) from None
+        if not text.strip():  # a file being rewritten, or a mistake: never "no routes at all"
+            raise ConfigurationError(f"{ENV_VAR}={file} is empty", env_vars=[ENV_VAR])
         extra, routes = _parsed(text, str(file_path))
         digest.update(text.encode())
         source = f"{BUILTIN} + {file_path}"

@@ -3,6 +3,7 @@ loaded policy, and a reload of the routing file under load with no failed reques
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -136,6 +137,13 @@ def _load(url: str, stop: threading.Event, results: list[tuple[float, float, str
                 results.append((started, time.monotonic(), answer.headers["x-sophia-provider"]))
 
 
+def _replace(path: Path, text: str) -> None:
+    """Write the routing file as deployments should: a new file moved into place (never half-written)."""
+    draft = path.with_suffix(".draft")
+    draft.write_text(text)
+    os.replace(draft, path)
+
+
 def reload_under_load(url: str, routing: Path, trigger: Any, clients: int = 8) -> dict[str, Any]:
     """Rewrite the routing file while ``clients`` threads call ``route/swap``: first a broken version (the
     policy in force must stay), then a new target; ``trigger`` makes the service notice (SIGHUP), or does
@@ -148,13 +156,13 @@ def reload_under_load(url: str, routing: Path, trigger: Any, clients: int = 8) -
     try:
         _wait(lambda: len(results) >= 50, "traffic")
         before = httpx.get(url + "/v1/routes", timeout=10).json()["version"]
-        routing.write_text(BROKEN)
+        _replace(routing, BROKEN)
         trigger()
         _wait(lambda: httpx.get(url + "/v1/routes", timeout=10).json()["last_error"], "the broken file's error")
         served = len(results)
         _wait(lambda: len(results) >= served + 50, "traffic on the kept policy")
         written = time.monotonic()
-        routing.write_text(AFTER)
+        _replace(routing, AFTER)
         trigger()
         _wait(lambda: httpx.get(url + "/v1/routes", timeout=10).json()["version"] != before, "the reload")
         seen = time.monotonic()
@@ -175,6 +183,9 @@ def check_reload(outcome: dict[str, Any]) -> None:
     assert {p for _, end, p in results if end < outcome["written"]} == {"groq"}
     assert {p for start, _, p in results if start > outcome["seen"]} == {"mistral"}
     assert sum(1 for start, _, _ in results if start > outcome["seen"]) >= 50 and len(results) >= 200
+    print(f"reload under load: {len(results)} requests, {len(outcome['failures'])} failed, "
+          f"{sum(1 for _, _, p in results if p == 'groq')} on the old target, "
+          f"{sum(1 for _, _, p in results if p == 'mistral')} on the new")
 
 
 def test_the_routing_file_reloads_on_change_under_load_without_a_failed_request(routed):

@@ -31,6 +31,8 @@ def test_reload_swaps_in_a_new_policy_and_keeps_the_old_on_a_bad_file(tmp_path):
     kept = holder.current
     assert not holder.reload() and holder.current is kept
     assert "3:" in holder.last_error and "unknown provider" in holder.last_error
+    path.write_text("")  # caught mid-rewrite: an empty file never means "no routes"
+    assert not holder.reload() and holder.current is kept and "is empty" in holder.last_error
     assert holder.summary()["routes"]["r"]["targets"] == ["openai"]
 
 
