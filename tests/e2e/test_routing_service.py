@@ -81,7 +81,7 @@ def test_bad_routing_requests_are_400s_naming_the_problem(client):
         client.chat.completions.create(model="artemis/test_writer", messages=_ask("x"), extra_body={"fallbacks": []})
 
 
-def _wait(check: Any, what: str, timeout: float = 20) -> Any:
+def _wait(check: Any, what: str, timeout: float = 60) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
