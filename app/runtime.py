@@ -1,7 +1,7 @@
 """The composition root: the one place where the routing layer's parts are built and wired together.
 
-    runtime = build_runtime(settings)       # transport -> cache (with the embedder) -> manager,
-                                            # memory (same embedder), health checker (store probes)
+    runtime = build_runtime(settings)       # transport -> cache (with the embedder) -> routing policy
+                                            # -> manager, memory (same embedder), health checker
     runtime.manager.create_completion(...)
     runtime.documents                       # the document store (same embedder), built on first use
     runtime.factory(SophiaFactory)          # a factory on the manager, memory, document grounding, health
@@ -37,6 +37,7 @@ from app.health import HealthChecker
 from app.memory.batching import BatchingEmbedder
 from app.memory.store import AgentMemory
 from app.resilience import breakers_from_settings, limits_from_settings
+from app.routing import PolicyHolder
 from app.vectors.base import VectorStore
 from app.vectors.probes import store_probes
 from app.vectors.registry import get_store
@@ -151,8 +152,9 @@ class Runtime:
 def _manager_and_embedder(settings: Settings, transport: Transport | None,
                           embedder: Embedder | None) -> tuple[PortkeyManager, Embedder]:
     cache = ResponseCache.from_settings(settings)
+    # The routing policy (built-in roles + SOPHIA_ROUTING_FILE + ROLE_CHAINS): a bad file stops the start here.
     manager = PortkeyManager(settings, transport=transport, cache=cache, circuits=breakers_from_settings(settings),
-                             limits=limits_from_settings(settings))
+                             limits=limits_from_settings(settings), policies=PolicyHolder(settings))
     # The one late binding: with EMBEDDINGS=gateway the embedder calls this very manager, so its calls
     # are seen by the same observers (telemetry, analytics) instead of by a second, hidden manager.
     cache.embedder = embedder if embedder is not None else build_embedder(settings, manager)

@@ -121,16 +121,21 @@ def health(as_json: Annotated[bool, typer.Option("--json", help="Print the raw r
 @app.command()
 def ask(prompt: Annotated[str, typer.Argument(help="The prompt.")],
         model: Annotated[str, typer.Option("--model", "-m",
-                                           help="<provider>/<model>, <provider> or <domain>/<role>.")]
+                                           help="<provider>/<model>, <provider>, <domain>/<role> or route/<name>.")]
         = "artemis/code_reviewer",
         stream: Annotated[bool, typer.Option(help="Print the answer as it arrives.")] = False,
-        max_tokens: Annotated[int | None, typer.Option(help="Limit the answer's length.")] = None) -> None:
-    """Send one prompt to a role's chain or a provider, and show who answered."""
+        max_tokens: Annotated[int | None, typer.Option(help="Limit the answer's length.")] = None,
+        meta: Annotated[list[str] | None, typer.Option(
+            "--meta", help="Request metadata KEY=VALUE for a route's rules (repeatable), e.g. --meta tier=premium."
+        )] = None) -> None:
+    """Send one prompt to a role's or route's strategy or a provider, and show who answered."""
     from app.cli.ops import ask as run_ask
     from app.core.errors import SophiaError
 
+    pairs = dict(item.partition("=")[::2] for item in meta or [])
     try:
-        code = _fail_on_config_error(lambda: asyncio.run(run_ask(console, prompt, model, stream, max_tokens)))
+        code = _fail_on_config_error(lambda: asyncio.run(run_ask(console, prompt, model, stream, max_tokens,
+                                                                 pairs)))
     except SophiaError as exc:
         err_console.print(f"[red]error:[/] {escape(str(exc))}")
         code = 1
@@ -147,6 +152,45 @@ def stats(hours: Annotated[float, typer.Option(help="How far back to look.")] = 
 
 
 app.add_typer(docs_app, name="docs")
+
+
+routes_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                         help="The routing file: validate it, show what a route or role compiles to.")
+app.add_typer(routes_app, name="routes")
+
+
+@routes_app.command("check")
+def routes_check(file: Annotated[Path, typer.Argument(help="The routing file (YAML) to validate.")]) -> None:
+    """Validate a routing file without starting anything: every problem with its line and field."""
+    from app.cli.routing_cmds import check
+
+    raise typer.Exit(check(console, err_console, file))
+
+
+@routes_app.command("show")
+def routes_show(name: Annotated[str, typer.Argument(help="A route name, or a role domain/role.")],
+                file: Annotated[Path | None, typer.Option(help="A routing file (default SOPHIA_ROUTING_FILE).")]
+                = None) -> None:
+    """Print the Portkey config(s) a route or role compiles to, keys redacted."""
+    from app.cli.routing_cmds import show
+    from app.core.errors import SophiaError
+
+    try:
+        code = _fail_on_config_error(lambda: show(console, name, file))
+    except SophiaError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        code = 1
+    raise typer.Exit(code)
+
+
+@app.command()
+def experiments(name: Annotated[str, typer.Argument(help="A route name (or a role domain/role) with a loadbalance.")],
+                hours: Annotated[float, typer.Option(help="How far back to look.")] = 24.0,
+                as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False) -> None:
+    """Compare an A/B experiment's variants: success, fallbacks, latency, tokens, cost, feedback, significance."""
+    from app.cli.routing_cmds import experiments as run_experiments
+
+    raise typer.Exit(_fail_on_config_error(lambda: asyncio.run(run_experiments(console, name, hours, as_json))))
 
 
 def main() -> None:

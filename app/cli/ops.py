@@ -63,8 +63,10 @@ async def health(console: Console, as_json: bool) -> int:
     return 1 if report["status"] == "down" else 0
 
 
-async def ask(console: Console, prompt: str, model: str, stream: bool, max_tokens: int | None) -> int:
-    """Send ``prompt`` to ``model`` (a provider/model or a role), print the answer and who served it.
+async def ask(console: Console, prompt: str, model: str, stream: bool, max_tokens: int | None,
+              metadata: dict[str, str] | None = None) -> int:
+    """Send ``prompt`` to ``model`` (a provider/model, a role or ``route/<name>``), print the answer and how
+    it was served; ``metadata`` is what a route's rules read.
 
     The call is recorded in the request analytics like any other; exit code 0.
     """
@@ -78,11 +80,10 @@ async def ask(console: Console, prompt: str, model: str, stream: bool, max_token
     analytics = await AnalyticsStore.from_settings(manager.settings).start()
     manager.observers.add(analytics.observe)
     try:
-        route = resolve_model(model, manager.settings)
+        route = resolve_model(model, manager.policies.current, manager.settings)
         params: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens else {}
-        call: dict[str, Any] = {"provider": route.provider, "fallbacks": route.fallbacks,
-                                "messages": [{"role": "user", "content": prompt}],
-                                "metadata": route.metadata or None, **params}
+        call: dict[str, Any] = {**route.call(), "messages": [{"role": "user", "content": prompt}],
+                                "metadata": {**(metadata or {}), **route.metadata} or None, **params}
         routing: RoutingInfo | None
         if stream:
             chunks = await manager.acreate_completion(stream=True, **call)
@@ -95,13 +96,16 @@ async def ask(console: Console, prompt: str, model: str, stream: bool, max_token
             console.print(escape(answer.content))
             routing = answer.routing
         assert routing is not None, "a finished call has its routing facts"
-        from app.core.pricing import cost_usd
+        from app.core.pricing import usage_cost
 
-        cost = cost_usd(routing.provider, routing.model, routing.usage.prompt_tokens, routing.usage.completion_tokens)
+        cost = usage_cost(routing.provider, routing.model, routing.usage)
+        policy = "".join(f" · {name} {escape(value)}" for name, value in
+                         (("route", routing.route), ("variant", routing.variant), ("complexity", routing.complexity))
+                         if value)
         console.print(f"[dim]{routing.provider}/{escape(routing.model)}"
                       f"{' (fallback)' if routing.fallback_used else ''} · {routing.latency_ms:.0f} ms · "
                       f"{routing.usage.total_tokens} tokens"
-                      f"{f' · ${cost:.5f}' if cost is not None else ''} · trace {routing.trace_id}[/]")
+                      f"{f' · ${cost:.5f}' if cost is not None else ''}{policy} · trace {routing.trace_id}[/]")
     finally:
         await analytics.aclose()
         await manager.aclose()

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -29,7 +30,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from app.core.errors import ConfigurationError
 from app.core.placeholders import looks_like_placeholder
 from app.core.providers import PROVIDERS, Provider
-from app.core.role_chains import ROLE_CHAINS
 
 log = logging.getLogger("app.core.settings")
 
@@ -106,8 +106,16 @@ class Settings(BaseSettings):
     enable_fallback: bool = True
     role_chains: dict[str, list[str]] = Field(
         default_factory=dict,
-        description='JSON, e.g. {"artemis/code_reviewer": ["openai/gpt-4.1", "anthropic"]}',
+        description='JSON, e.g. {"artemis/code_reviewer": ["openai/gpt-4.1", "anthropic"]} (prefer the routing file)',
     )
+
+    # Routing policies; see the README's "The routing file".
+    sophia_routing_file: str | None = Field(None, description="YAML routing file: roles and routes added to the "
+                                                              "built-in ones")
+    sophia_routing_watch: float = Field(1.0, ge=0, le=3600, description="seconds between checks of the routing "
+                                                                        "file for changes (0: only SIGHUP reloads)")
+    sophia_complexity_threshold: float = Field(0.5, gt=0, lt=1, description="P(complex) from which a request is "
+                                                                            "complex; higher sends more to simple")
 
     # The response cache; see the README's Caching section.
     cache_max_entries: int = Field(10_000, ge=1, description="entries the embedded cache and semantic index keep")
@@ -157,7 +165,7 @@ class Settings(BaseSettings):
     memory_dedup_threshold: float = Field(0.92, gt=0, le=1, description="cosine at which memories merge")
     memory_timeout: float = Field(5.0, gt=0, le=120, description="seconds before memory gives up on a call")
 
-    # Documents grounding agents (the roles of GROUNDED_ROLES); see the README's Documents section.
+    # Documents grounding agents (roles with grounded: true in the routing file); see the README's Documents section.
     documents_top_k: int = Field(4, ge=0, le=20, description="chunks retrieved into a grounded agent's "
                                                              "prompt; 0 turns grounding off")
     documents_max_chars: int = Field(4000, ge=0, le=50_000, description="characters of chunks per prompt")
@@ -179,22 +187,16 @@ class Settings(BaseSettings):
     def _placeholders_are_not_set(cls, data: Any) -> Any:
         return _drop_placeholders(data) if isinstance(data, dict) else data
 
-    @field_validator("role_chains", "semantic_cache_roles", "role_deadlines")
+    @field_validator("role_chains", "semantic_cache_roles", "role_deadlines", "role_limits")
     @classmethod
-    def _known_roles(cls, value: dict[str, list[str]] | list[str]) -> dict[str, list[str]] | list[str]:
+    def _role_keys(cls, value: dict[str, Any] | list[str], info: ValidationInfo) -> dict[str, Any] | list[str]:
+        # Whether the role exists is known once the routing file is read (app.routing.load_policy).
         for key in value:
-            if key not in ROLE_CHAINS:
-                raise ValueError(f"unknown role {key!r}; expected one of {', '.join(ROLE_CHAINS)}")
-            if isinstance(value, dict) and not value[key]:
+            domain, _, name = key.partition("/")
+            if (key != "*" or info.field_name != "role_limits") and (domain not in ("artemis", "sophia") or not name):
+                raise ValueError(f"{key!r} is not a role: write <domain>/<role>, e.g. artemis/code_reviewer")
+            if isinstance(value, dict) and not value[key] and not isinstance(value[key], CallerLimits):
                 raise ValueError(f"{key}: empty")
-        return value
-
-    @field_validator("role_limits")
-    @classmethod
-    def _known_limited_roles(cls, value: dict[str, CallerLimits]) -> dict[str, CallerLimits]:
-        for key in value:
-            if key != "*" and key not in ROLE_CHAINS:
-                raise ValueError(f"unknown role {key!r}; expected '*' or one of {', '.join(ROLE_CHAINS)}")
         return value
 
     @property

@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+from app.service import experiments_panel
+
 _STYLE = """
 *{box-sizing:border-box}
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -249,11 +251,11 @@ def render_dashboard(sandboxed: tuple[str, ...], version: str, control_url: str 
     script = _HELPERS + "".join(p.script for p in PANELS) + _POLL % ",".join(f"render_{p.id}" for p in PANELS)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sophia routing dashboard</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}{experiments_panel.STYLE}</style></head>
 <body><header><h1>Sophia routing dashboard</h1><span class="muted">v{html.escape(version)}</span>
 <span id="status">loading…</span><span class="muted" id="updated"></span>
 <span class="window">window <select id="window"><option value="auto" selected>since start</option>
 <option value="15">15 min</option><option value="60">1 hour</option><option value="360">6 hours</option>
 <option value="1440">24 hours</option></select></span></header>{_banner(sandboxed, control_url)}
-<main>{"".join(p.html for p in PANELS)}</main>
-<script>{script}</script></body></html>"""
+<main>{"".join(p.html for p in PANELS)}{experiments_panel.PANEL}</main>
+<script>{script}</script><script>{experiments_panel.SCRIPT}</script></body></html>"""

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.core.observation import CallRecord
+from app.core.pricing import cache_tokens
 from app.telemetry import metrics
 from app.telemetry.cost import call_cost
 
@@ -40,7 +41,7 @@ class TelemetryObserver:
             return  # a cached answer costs nothing and used no provider tokens
         metrics.TOKENS.labels(provider, model, "prompt").inc(usage.prompt_tokens)
         metrics.TOKENS.labels(provider, model, "completion").inc(usage.completion_tokens)
-        cost = call_cost(provider, model, usage.prompt_tokens, usage.completion_tokens)
+        cost = call_cost(provider, model, usage.prompt_tokens, usage.completion_tokens, *cache_tokens(usage))
         if cost:
             metrics.COST.labels(provider, model).inc(cost)
 

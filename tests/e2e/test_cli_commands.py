@@ -18,10 +18,10 @@ pytestmark = pytest.mark.e2e
 
 
 def _env(tmp_path, e2e_env: dict[str, str] | None = None) -> dict[str, str]:
-    # PYTHONPATH passes on: the commands must run this checkout's code when the tests do.
-    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MAX_RETRIES": "0", "MEMORY_ENABLED": "false",
-            "SOPHIA_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-            **(e2e_env or {})}
+    # PYTHONPATH passes through: run from a source tree (a worktree), the CLI must run that tree's code.
+    inherited = {k: os.environ[k] for k in ("PATH", "PYTHONPATH") if k in os.environ}
+    return {**inherited, "HOME": str(tmp_path), "MAX_RETRIES": "0", "MEMORY_ENABLED": "false",
+            "SOPHIA_DATA_DIR": str(tmp_path / "data"), **(e2e_env or {})}
 
 
 def _sophia(tmp_path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

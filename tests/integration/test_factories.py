@@ -11,10 +11,10 @@ import pytest
 from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
 from app.core.manager import PortkeyManager
 from app.core.portkey_config import reset_portkey_manager
-from app.core.role_chains import ROLE_CHAINS
 from app.core.settings import load_settings
 from app.gateway import GatewayProcess
 from app.gateway.process import free_port
+from app.routing import load_policy
 from app.runtime import build_runtime
 from app.simulators import Fault
 from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
@@ -82,7 +82,7 @@ ROLES = [("artemis", r) for r in TechnicalAgentRole] + [("sophia", r) for r in B
 
 @pytest.mark.parametrize(("domain", "role"), ROLES, ids=[f"{d}-{r.value}" for d, r in ROLES])
 async def test_each_role_falls_back_when_its_primary_fails(make_manager, simulators, domain, role):
-    chain = ROLE_CHAINS[f"{domain}/{role.value}"]
+    chain = load_policy(load_settings(_env_file=None)).role(f"{domain}/{role.value}").strategy.targets
     primary, second = chain[0].partition("/")[0], chain[1].partition("/")
     simulators.control.set_fault(primary, Fault(status=503))
     manager = make_manager()
