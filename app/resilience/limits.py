@@ -40,8 +40,8 @@ from app.core.outage import Outage
 from app.core.pricing import cost_usd
 from app.core.redis_link import limits_storage
 from app.core.results import RoutingInfo
-from app.core.role_chains import role_key
 from app.resilience.metrics import LIMITED
+from app.routing.policy import role_key
 
 log = logging.getLogger("app.resilience")
 

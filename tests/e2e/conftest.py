@@ -73,7 +73,8 @@ class UvicornThread:
 
 
 @pytest.fixture(scope="module")
-def service(e2e_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+def service(e2e_env: dict[str, str], simulators: Any,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     from app.service import ServiceConfig, create_app
 
     data = tmp_path_factory.mktemp("service")
@@ -82,7 +83,7 @@ def service(e2e_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     settings = make_settings(e2e_env, database_url=f"sqlite+aiosqlite:///{db}", memory_enabled=False,
                              sophia_data_dir=str(data))
     app = create_app(settings, ServiceConfig(health_interval=0, sandboxed=("openai", "groq"),
-                                             max_body_bytes=200_000))
+                                             control_url=simulators.control_url, max_body_bytes=200_000))
     with UvicornThread(app) as url:
         yield RunningService(url, app, db)
 
