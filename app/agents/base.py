@@ -18,12 +18,12 @@ from app.agents.memory import recall_into, remember_exchange, remember_profile
 from app.agents.results import ExecutionResult
 from app.core.errors import InvalidRequestError
 from app.core.manager import PortkeyManager
-from app.core.pricing import cost_usd
+from app.core.pricing import usage_cost
 from app.core.results import ChatCompletion
-from app.core.role_chains import chain_for, grounded, role_key
 from app.core.validation import check_encodable
 from app.health import HealthChecker
 from app.memory.store import AgentMemory
+from app.routing import Output, Role, RoutingPolicy
 
 __all__ = ["Agent", "AgentFactoryBase", "agent_id", "check_max_tokens", "check_role", "check_text"]
 
@@ -37,18 +37,24 @@ def check_text(value: Any, what: str, max_len: int | None = None) -> str:
     return value.strip()
 
 
-def check_role(role: Any, enum: type[Enum]) -> Enum:
-    """The member of ``enum`` that ``role`` names (a member, its value or its name, any case).
+def check_role(role: Any, enum: type[Enum], policy: RoutingPolicy, domain: str) -> str:
+    """The name of the role ``role`` names: a member of the spec's ``enum`` (the member, its value or its
+    name, any case) or a role of ``domain`` from the routing file (its name, e.g. ``test_writer``).
 
-    Raises ``InvalidRequestError`` listing the roles otherwise.
+    Raises ``InvalidRequestError`` listing the known roles otherwise.
     """
     if isinstance(role, enum):
-        return role
+        return str(role.value)
     if isinstance(role, str):
+        wanted = role.strip().lower()
         for member in enum:
-            if role.strip().lower() in (member.value, member.name.lower()):
-                return member
-    raise InvalidRequestError(f"unknown role {role!r}; expected one of {', '.join(m.name for m in enum)}")
+            if wanted in (member.value, member.name.lower()):
+                return str(member.value)
+        if f"{domain}/{wanted}" in policy.roles:
+            return wanted
+    spec_values = {m.value for m in enum}
+    known = [m.name for m in enum] + [r.name for r in policy.roles_of(domain) if r.name not in spec_values]
+    raise InvalidRequestError(f"unknown role {role!r}; expected one of {', '.join(known)}")
 
 
 def check_max_tokens(max_tokens: Any) -> int:
@@ -63,6 +69,8 @@ class AgentFactoryBase:
 
     domain: str
     role_enum: type[Enum]
+    default_output: Output | None = None
+    """The answer shape of this domain's roles that do not give their own (Sophia's insight JSON)."""
 
     def __init__(self, manager: PortkeyManager, *, memory: AgentMemory | None = None,
                  grounding: DocumentGrounding | None = None, health: HealthChecker | None = None) -> None:
@@ -87,30 +95,44 @@ class AgentFactoryBase:
             await remember_profile(memory, agent)
         return agent
 
+    @property
+    def policy(self) -> RoutingPolicy:
+        """The routing policy in force (the manager's; it changes when the routing file is reloaded)."""
+        return self.manager.policies.current
+
+    def role(self, role: str) -> Role:
+        """This domain's role ``role`` (e.g. ``code_reviewer``, or a role added by the routing file)."""
+        return self.policy.role(f"{self.domain}/{role}")
+
+    @property
+    def roles(self) -> list[str]:
+        """The names of this domain's roles: the spec's, then those the routing file adds."""
+        return [r.name for r in self.policy.roles_of(self.domain)]
+
     async def health_check(self, force: bool = False) -> dict[str, Any]:
         """The spec's health check, judged against this factory's roles (``force`` skips the cache)."""
-        chains = {role_key(self.domain, r.value): self.role_chain(r.value) for r in self.role_enum}
+        chains = {r.key: tuple(r.strategy.targets) for r in self.policy.roles_of(self.domain)}
         return await self.health.report(chains, force=force)
 
     def system_prompt(self, role: str, name: str, focus: str) -> str:
-        """The system prompt of a new agent of ``role``; each domain's factory writes its own."""
-        raise NotImplementedError
+        """The system prompt of a new agent of ``role``: the role's prompt with the agent's name and focus."""
+        return self.role(role).prompt_for(name, focus, self.default_output)
 
     def _register(self, name: Any, role: Any, focus: Any, focus_name: str) -> Agent:
         name = check_text(name, "name", MAX_NAME)
-        member = check_role(role, self.role_enum)
+        role_name = check_role(role, self.role_enum, self.policy, self.domain)
         focus = check_text(focus, focus_name, MAX_NAME)
         ident = agent_id(self.domain, name)
         existing = self._agents.get(ident)
         if existing is not None:
-            if existing.role != member.value:
+            if existing.role != role_name:
                 raise InvalidRequestError(
                     f"agent {name!r} already exists as {existing.role.upper()}; pick another name "
                     f"or use role {existing.role.upper()}"
                 )
             return existing
-        agent = Agent(id=ident, name=name, domain=self.domain, role=member.value, focus=focus,
-                      system_prompt=self.system_prompt(member.value, name, focus))
+        agent = Agent(id=ident, name=name, domain=self.domain, role=role_name, focus=focus,
+                      system_prompt=self.system_prompt(role_name, name, focus))
         self._agents[ident] = agent
         return agent
 
@@ -124,9 +146,8 @@ class AgentFactoryBase:
         return list(self._agents.values())
 
     def role_chain(self, role: str) -> tuple[str, ...]:
-        """The providers a role's calls go to, in order (the ``ROLE_CHAINS`` setting can override it)."""
-        overrides = getattr(self.manager.settings, "role_chains", None) or {}
-        return chain_for(self.domain, role, overrides)
+        """Every target a role's calls may go to (``provider/model``), in the order its strategy lists them."""
+        return tuple(self.role(role).strategy.targets)
 
     def _check_agent(self, agent: Any) -> Agent:
         if not isinstance(agent, Agent) or agent.domain != self.domain:
@@ -138,21 +159,28 @@ class AgentFactoryBase:
         """One call along the role's chain. ``query`` (default: the last user message) is what the
         call is about: a grounded role's agent gets the document chunks closest to it in its system
         prompt (and cites them in the result); with memory, its relevant memories follow, and the
-        exchange (the query and the answer) is remembered. Documents and memory never fail the call."""
+        exchange (the query and the answer) is remembered. Documents and memory never fail the call.
+
+        The response cache keys on the caller's request (the agent, its messages with their document
+        chunks, the parameters), as the spec's ``domain:agent_id:request_hash`` says, not on the prompt
+        memories changed: a repeated task is a hit, and a hit skips recall and remembering (nothing new
+        was said).
+        """
         memory = self.memory
         if query is None:
             query = next((str(m.get("content") or "") for m in reversed(messages)
                           if m.get("role") == "user"), "")
         citations: list[str] = []
-        if self.grounding is not None and grounded(self.domain, agent.role):
+        if self.grounding is not None and self.role(agent.role).grounded:
             messages, citations = await ground_into(self.grounding, messages, query)
+        recall = None
         if memory is not None:
-            messages = await recall_into(memory, agent, messages, query)
-        first, *rest = self.role_chain(agent.role)
+            async def recall(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                return await recall_into(memory, agent, sent, query)
         completion = await self.manager.acreate_completion(
-            provider=first, messages=messages, fallbacks=rest, max_tokens=max_tokens,
+            role=f"{self.domain}/{agent.role}", messages=messages, max_tokens=max_tokens,
             metadata={"domain": self.domain, "agent_id": agent.id, "role": agent.role},
-            **params,
+            prepare_messages=recall, **params,
         )
         routing = completion.routing
         usage = routing.usage
@@ -160,11 +188,10 @@ class AgentFactoryBase:
             content=completion.content, provider=routing.provider, model=routing.model,
             fallback_used=routing.fallback_used, attempts=routing.attempts, latency_ms=routing.latency_ms,
             usage=usage,
-            cost_usd=0.0 if routing.cached else cost_usd(routing.provider, routing.model, usage.prompt_tokens,
-                                                         usage.completion_tokens),  # a hit costs nothing
+            cost_usd=0.0 if routing.cached else usage_cost(routing.provider, routing.model, usage),  # a hit is free
             cached=routing.cached, trace_id=routing.trace_id, agent_id=agent.id, role=agent.role,
-            citations=citations,
+            citations=citations, variant=routing.variant, complexity=routing.complexity,
         )
-        if memory is not None:
+        if memory is not None and not routing.cached:
             await remember_exchange(memory, agent, query, result.content)
         return result, completion

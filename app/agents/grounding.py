@@ -1,7 +1,7 @@
 """Agents grounded on the document store: the chunks closest to the question go into the prompt,
 labelled by citation, and the result cites them.
 
-Which roles are grounded is data (``GROUNDED_ROLES`` in app.core.role_chains). Retrieval degrades
+Which roles are grounded is data (``grounded: true`` in the routing file). Retrieval degrades
 like memory does: a store or embedder that fails or is too slow costs that call its documents, never
 the request (one warning per outage, a count in ``sophia_documents_degraded_total``, and the store
 is left alone for ``RETRY_AFTER`` seconds).

@@ -9,6 +9,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.core.results import Attempt, CacheStatus, Usage
+from app.routing import Output
+
+INSIGHT_OUTPUT = Output((
+    ("summary", "2-4 sentences"), ("key_points", "list of strings"), ("recommendations", "list of strings"),
+    ("confidence", "number from 0 to 1"),
+))
+"""The JSON a Sophia role answers in when its routing-file entry gives no ``output`` (what ``parse_insight`` reads)."""
 
 
 class ExecutionResult(BaseModel):
@@ -31,6 +38,10 @@ class ExecutionResult(BaseModel):
     agent_id: str
     role: str
     citations: list[str] = Field(default_factory=list)
+    variant: str | None = None
+    """The loadbalance variant that served, when the role's strategy is an A/B test."""
+    complexity: str | None = None
+    """``simple`` or ``complex`` when the role's strategy classified the request."""
 
 
 class BusinessInsight(BaseModel):

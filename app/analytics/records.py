@@ -7,6 +7,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from app.core.observation import CallRecord
+from app.core.pricing import cache_tokens
 from app.telemetry.cost import call_cost
 
 
@@ -37,6 +38,12 @@ class RequestRecord:
     error_class: str | None
     attempts: str
     """JSON list of ``[provider, ok]`` pairs, for provider health over time."""
+    route: str | None = None
+    """The routing file's route the call asked for."""
+    variant: str | None = None
+    """The loadbalance variant (an A/B test's arm) it went to."""
+    complexity: str | None = None
+    """``simple`` or ``complex``, when a policy classified it."""
 
     def as_row(self) -> dict[str, object]:
         """The row as a column -> value dict."""
@@ -55,7 +62,8 @@ def record_from_call(record: CallRecord, now: float | None = None) -> RequestRec
     cost = None
     if routing is not None:
         prompt, completion = routing.usage.prompt_tokens, routing.usage.completion_tokens
-        cost = 0.0 if routing.cached else call_cost(routing.provider, routing.model, prompt, completion)
+        cost = 0.0 if routing.cached else call_cost(routing.provider, routing.model, prompt, completion,
+                                                    *cache_tokens(routing.usage))
     return RequestRecord(
         ts=time.time() if now is None else now,
         kind=record.kind,
@@ -76,4 +84,7 @@ def record_from_call(record: CallRecord, now: float | None = None) -> RequestRec
         cache_status=routing.cached if routing else None,
         error_class=type(record.error).__name__ if record.error is not None else None,
         attempts=json.dumps([[a.provider, a.ok] for a in attempts]),
+        route=record.route,
+        variant=record.variant,
+        complexity=record.complexity,
     )

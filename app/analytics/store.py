@@ -1,8 +1,12 @@
 """The request-record store: SQLAlchemy async over aiosqlite (default) or asyncpg (DATABASE_URL).
 
-Writes never slow a request: observers only enqueue, and one background task inserts in batches.
-A database that fails degrades analytics alone: one warning per failure streak, the lost rows
-counted in ``sophia_analytics_rows_dropped``, requests unaffected.
+Two tables: ``<prefix>requests`` (one row per call) and ``<prefix>feedback`` (scores given to calls
+afterwards, by trace id). Writes never slow a request: observers only enqueue, and one background
+task inserts in batches. A database that fails degrades analytics alone: one warning per failure
+streak, the lost rows counted in ``sophia_analytics_rows_dropped``, requests unaffected.
+
+A table written by an older version gains the columns added since (``ALTER TABLE ... ADD COLUMN``,
+nullable, so old rows read as NULL) when the store starts: no migration step to run by hand.
 """
 
 from __future__ import annotations
@@ -14,14 +18,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table, cast, func, insert, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    case,
+    cast,
+    func,
+    insert,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.analytics import metrics
 from app.analytics.records import RequestRecord, record_from_call
 from app.core.errors import ConfigurationError
-from app.core.observation import CallRecord
+from app.core.loops import call_in_loop
+from app.core.observation import MAX_COMMENT, CallRecord, FeedbackRecord
 
 log = logging.getLogger("app.analytics")
 
@@ -70,7 +91,39 @@ def _table(metadata: MetaData, prefix: str) -> Table:
         Column("cache_status", String(16)),
         Column("error_class", String(64)),
         Column("attempts", String(2000), nullable=False),
+        # Added with routing policies; tables of older versions gain them at start (see _migrate).
+        Column("route", String(64)),
+        Column("variant", String(100)),
+        Column("complexity", String(16)),
+        Index(f"ix_{prefix}requests_route", "route"),
     )
+
+
+def _feedback_table(metadata: MetaData, prefix: str) -> Table:
+    return Table(
+        f"{prefix}feedback", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("ts", Float, nullable=False),
+        Column("trace_id", String(64), nullable=False, index=True),
+        Column("score", Float, nullable=False),
+        Column("comment", String(MAX_COMMENT)),
+    )
+
+
+def _migrate(conn: Connection, table: Table) -> list[str]:
+    """Add the columns (and indexes) ``table`` has in this version but not in the database; their names."""
+    existing = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    added = []
+    preparer = conn.dialect.identifier_preparer
+    for column in table.columns:
+        if column.name not in existing:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN "
+                                 f"{preparer.quote(column.name)} {kind}")
+            added.append(column.name)
+    for index in table.indexes:
+        index.create(conn, checkfirst=True)
+    return added
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +153,11 @@ class AnalyticsStore:
         self.url = url
         self._metadata = MetaData()
         self.table = _table(self._metadata, table_prefix)
+        self.feedback_table = _feedback_table(self._metadata, table_prefix)
         self._widths = {c.name: c.type.length for c in self.table.columns
                         if isinstance(c.type, String) and c.type.length}
         self._engine: AsyncEngine | None = None
-        self._queue: asyncio.Queue[RequestRecord] | None = None
+        self._queue: asyncio.Queue[RequestRecord | FeedbackRecord] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: asyncio.Task[None] | None = None
         self._write_now: asyncio.Event | None = None
@@ -154,9 +208,12 @@ class AnalyticsStore:
         assert self._engine is not None
         async with self._engine.begin() as conn:
             await conn.run_sync(self._metadata.create_all)
+            added = await conn.run_sync(_migrate, self.table)
+        if added:
+            log.info("analytics: added column(s) %s to %s", ", ".join(added), self.table.name)
 
     async def drop_table(self) -> None:
-        """Drop the requests table and its rows (tests clean up with it)."""
+        """Drop the requests and feedback tables and their rows (tests clean up with it)."""
         assert self._engine is not None
         async with self._engine.begin() as conn:
             await conn.run_sync(self._metadata.drop_all)
@@ -172,21 +229,18 @@ class AnalyticsStore:
             return
         self._submit(record_from_call(record))
 
-    def _submit(self, row: RequestRecord) -> None:
+    def observe_feedback(self, record: FeedbackRecord) -> None:
+        """Manager feedback observer: enqueue the score; never blocks, never raises."""
+        self._submit(record)
+
+    def _submit(self, row: RequestRecord | FeedbackRecord) -> None:
         loop, queue = self._loop, self._queue
         if loop is None or queue is None or loop.is_closed():
             metrics.DROPPED.labels("not_started").inc()
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._put(row)
-        else:
-            loop.call_soon_threadsafe(self._put, row)
+        call_in_loop(loop, self._put, row)
 
-    def _put(self, row: RequestRecord) -> None:
+    def _put(self, row: RequestRecord | FeedbackRecord) -> None:
         assert self._queue is not None
         try:
             self._queue.put_nowait(row)
@@ -220,13 +274,19 @@ class AnalyticsStore:
                 for _ in batch:
                     queue.task_done()
 
-    async def _insert(self, batch: list[RequestRecord]) -> None:
+    async def _insert(self, batch: list[RequestRecord | FeedbackRecord]) -> None:
         assert self._engine is not None
-        rows = [self._fit(r.as_row()) for r in batch]
+        rows = [self._fit(r.as_row()) for r in batch if isinstance(r, RequestRecord)]
+        scores = [{"ts": f.ts, "trace_id": f.trace_id, "score": f.score, "comment": f.comment}
+                  for f in batch if isinstance(f, FeedbackRecord)]
         async with self._engine.begin() as conn:
             if self._failing:  # the table may never have been created (the database was down at start)
                 await conn.run_sync(self._metadata.create_all)
-            await conn.execute(insert(self.table), rows)
+                await conn.run_sync(_migrate, self.table)
+            if rows:
+                await conn.execute(insert(self.table), rows)
+            if scores:
+                await conn.execute(insert(self.feedback_table), scores)
 
     def _fit(self, row: dict[str, object]) -> dict[str, object]:
         """Cut strings to their column's width: PostgreSQL rejects the whole batch for one long value."""
@@ -273,17 +333,20 @@ class AnalyticsStore:
     # ----- reading ------------------------------------------------------------------------------
 
     async def provider_stats(self, since: float) -> list[ProviderStats]:
-        """Per-provider performance since ``since`` (unix time); failed calls count for the requested one."""
+        """Per-provider performance since ``since`` (unix time); failed calls count for the requested one,
+        cache hits for the provider whose answer was stored, and latency is that of provider answers."""
         assert self._engine is not None
         t = self.table
         who = func.coalesce(t.c.provider, t.c.requested_provider)
+        # Latency of the provider's own answers: a cache hit's is the cache's, and would flatter it.
+        answered = case((t.c.cache_status.is_(None) & t.c.error_class.is_(None), t.c.latency_ms))
         query = (
             select(
                 who.label("provider"), func.count().label("requests"),
                 func.count(t.c.error_class).label("errors"),
                 func.sum(cast(t.c.fallback_used, Integer)).label("fallbacks"),
                 func.count(t.c.cache_status).label("cache_hits"),
-                func.avg(t.c.latency_ms), func.max(t.c.latency_ms),
+                func.avg(answered), func.max(answered),
                 func.sum(t.c.prompt_tokens), func.sum(t.c.completion_tokens),
                 func.coalesce(func.sum(t.c.cost_usd), 0.0),
             )
@@ -307,6 +370,31 @@ class AnalyticsStore:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [dict(r) for r in reversed(rows)]
+
+    async def experiment_rows(self, since: float, *, route: str | None = None, domain: str | None = None,
+                              role: str | None = None, limit: int = 200_000) -> list[dict[str, Any]]:
+        """The calls of one route (or one role) since ``since``, each with its latest feedback ``score``
+        (None when it got none): what an experiment's comparison reads."""
+        assert self._engine is not None
+        t, f = self.table, self.feedback_table
+        latest = (select(f.c.trace_id, func.max(f.c.id).label("last")).group_by(f.c.trace_id)).subquery()
+        scored = select(f.c.trace_id, f.c.score).join(latest, f.c.id == latest.c.last).subquery()
+        query = (
+            select(t.c.ts, t.c.trace_id, t.c.variant, t.c.provider, t.c.model, t.c.error_class, t.c.fallback_used,
+                   t.c.latency_ms, t.c.prompt_tokens, t.c.completion_tokens, t.c.cost_usd, t.c.cache_status,
+                   t.c.complexity, scored.c.score)
+            .outerjoin(scored, scored.c.trace_id == t.c.trace_id)
+            .where(t.c.ts >= since)
+            .order_by(t.c.ts)
+            .limit(limit)
+        )
+        if route is not None:
+            query = query.where(t.c.route == route)
+        if domain is not None and role is not None:
+            query = query.where(t.c.domain == domain, t.c.role == role)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [dict(r) for r in rows]
 
     async def count(self) -> int:
         """How many rows the table holds."""

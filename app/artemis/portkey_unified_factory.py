@@ -13,7 +13,6 @@ from enum import Enum
 from typing import Any
 
 from app.agents.base import Agent, AgentFactoryBase, check_max_tokens, check_text
-from app.agents.prompts import artemis_prompt
 from app.agents.results import ExecutionResult
 from app.runtime import FactorySlot
 
@@ -23,7 +22,8 @@ MAX_PROMPT = 200_000
 
 
 class TechnicalAgentRole(str, Enum):
-    """The roles of Artemis agents; each has its own prompt and provider chain."""
+    """The spec's roles of Artemis agents; each has its own prompt and provider chain (in the built-in
+    routing file). Roles the routing file adds (``artemis/test_writer``...) are used by name."""
 
     CODE_REVIEWER = "code_reviewer"
     SECURITY_AUDITOR = "security_auditor"
@@ -32,20 +32,18 @@ class TechnicalAgentRole(str, Enum):
 
 
 class ArtemisFactory(AgentFactoryBase):
-    """Creates Artemis agents and runs their tasks along their role's provider chain."""
+    """Creates Artemis agents and runs their tasks along their role's strategy."""
 
     domain = "artemis"
     role_enum = TechnicalAgentRole
 
-    def system_prompt(self, role: str, name: str, focus: str) -> str:
-        """The Artemis prompt of ``role`` for an agent named ``name`` with specialty ``focus``."""
-        return artemis_prompt(role, name, focus)
-
     async def create_agent_with_portkey(self, name: str, role: TechnicalAgentRole | str,
                                         specialty: str = "general") -> Agent:
-        """Register an Artemis agent (or return the one of that name).
+        """Register an Artemis agent (or return the one of that name); ``role`` is a ``TechnicalAgentRole``
+        or the name of an Artemis role of the routing file (``"test_writer"``).
 
-        Raises ``InvalidRequestError`` for an unknown role or a name taken by another role.
+        Raises ``InvalidRequestError`` for an unknown role (listing the known ones) or a name taken by
+        another role.
         """
         return await self._create(name, role, specialty, "specialty")  # profile into artemis_tactical
 

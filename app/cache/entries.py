@@ -18,10 +18,11 @@ _PLAIN_DELTA = frozenset({"role", "content"})
 
 
 def pack_completion(completion: ChatCompletion, routing: RoutingInfo) -> bytes:
-    """A chat entry: the answer (routing facts excluded) and the provider, model and index that served it."""
+    """A chat entry: the answer (routing facts excluded) and the provider, model, index and variant that served it."""
     return json.dumps({
         "completion": completion.model_dump(mode="json"),
         "provider": routing.provider, "model": routing.model, "served_index": routing.served_index,
+        "variant": routing.variant,
     }, separators=(",", ":")).encode()
 
 

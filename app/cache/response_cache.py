@@ -149,7 +149,7 @@ class ResponseCache:
         if cache is False or not self.enabled:
             return None
         domain, agent = owner(metadata)
-        targets = [(t.provider.name, t.model) for t in chain.targets]
+        targets = chain.cache_identity(metadata)
         try:
             key = cache_key(domain, agent, chat_request_hash(targets, messages, params))
             question = None
@@ -208,7 +208,7 @@ def _hit_routing(origin: Mapping[str, Any], completion: ChatCompletion, status: 
                  latency_ms: float) -> RoutingInfo:
     return RoutingInfo(provider=origin["provider"], model=origin["model"], fallback_used=False, attempts=[],
                        latency_ms=latency_ms, usage=completion.usage or Usage(), trace_id=trace_id,
-                       served_index=origin.get("served_index", 0), cached=status)
+                       served_index=origin.get("served_index", 0), cached=status, variant=origin.get("variant"))
 
 
 @dataclass
@@ -238,10 +238,13 @@ class CompletionPlan:
         found = unpack_completion(raw) if raw is not None else None
         if found is None:
             metrics.MISSES.labels(self.domain, "chat").inc()
+            log.debug("cache miss %s (%s)", self.key, backend.name)
             return None
         completion, origin = found
         (metrics.SEMANTIC_HITS.labels(self.domain) if status == "semantic_hit"
          else metrics.HITS.labels(self.domain, "chat")).inc()
+        log.debug("cache %s %s (%s)", "semantic hit" if status == "semantic_hit" else "hit", self.key,
+                  backend.name)
         completion.routing = _hit_routing(origin, completion, status, trace_id,
                                           (time.perf_counter() - started) * 1000)
         return completion
@@ -279,8 +282,7 @@ class CompletionPlan:
             if hit is not None:
                 for chunk in replay(hit):
                     yield chunk
-                sink.routing = hit.routing
-                report_hit(hit.routing, started)
+                sink.routing = report_hit(hit.routing, started)
                 return
             chunks: list[ChatCompletionChunk] = []
             async for chunk in source(sink):

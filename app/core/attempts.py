@@ -1,28 +1,27 @@
 """Reading which targets the gateway tried, and with what outcome, from its response headers.
 
-``x-portkey-last-used-option-index`` (``config.targets[2]``) names the target that produced the
-response. Our gateway preload adds ``x-sophia-attempts``, one entry per upstream call in order
-(retries included): ``{"o": origin, "m": model, "s": status}`` or ``{"o", "m", "e": error}``. Hosted Portkey
-does not send it; then the targets before the served one are known to have failed, with no status.
+``x-portkey-last-used-option-index`` names the target that produced the response by its path
+through the chain's strategy tree (``config.targets[2]``; nested: ``config.targets[1].targets[0]``).
+Our gateway preload adds ``x-sophia-attempts``, one entry per upstream call in order (retries included): ``{"o": origin, "m": model, "s": status}`` or ``{"o", "m", "e": error}``. Hosted Portkey
+does not send it; then the targets the gateway went through before the served one are known to have
+failed, with no status.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from app.core.results import Attempt
 from app.core.routing import Chain, Target
+from app.core.strategy import tried_before
 
-_INDEX = re.compile(r"targets\[(\d+)\]")
 
-
-def served_index(headers: Mapping[str, str]) -> int | None:
+def served_index(headers: Mapping[str, str], chain: Chain) -> int | None:
     """The chain index of the target that produced the response; None when the header is missing."""
-    match = _INDEX.search(headers.get("x-portkey-last-used-option-index", ""))
-    return int(match.group(1)) if match else None
+    path = headers.get("x-portkey-last-used-option-index")
+    return chain.index_at(path) if path else None
 
 
 def _origin(url: str) -> str:
@@ -37,7 +36,7 @@ def _target_origin(target: Target) -> str:
 def read_attempts(headers: Mapping[str, str], chain: Chain, final_status: int) -> tuple[list[Attempt], int]:
     """Every attempt the gateway made and the index of the target that answered last."""
     targets = chain.targets
-    index = served_index(headers)
+    index = served_index(headers, chain)
     raw = headers.get("x-sophia-attempts")
     if raw:
         try:
@@ -50,8 +49,9 @@ def read_attempts(headers: Mapping[str, str], chain: Chain, final_status: int) -
     # No per-attempt report: earlier targets failed (how, the gateway does not say).
     index = index if index is not None else len(targets) - 1
     index = min(index, len(targets) - 1)
-    attempts = [Attempt(provider=t.provider.name, model=t.model, error="failed (status not reported)")
-                for t in targets[:index]]
+    attempts = [Attempt(provider=targets[i].provider.name, model=targets[i].model,
+                        error="failed (status not reported)")
+                for i in tried_before(chain.strategy, index)]
     served = targets[index]
     attempts.append(Attempt(provider=served.provider.name, model=served.model, status=final_status))
     return attempts, index

@@ -15,8 +15,9 @@ from app.core.routing import Chain
 
 StreamSource = Callable[[Any], AsyncIterator[ChatCompletionChunk]]
 """Given the stream's sink (it receives ``routing`` when the stream ends), the chunks of one stream."""
-HitReporter = Callable[[RoutingInfo, float], None]
-"""Called with a cache hit's routing facts and the perf_counter time the lookup started."""
+HitReporter = Callable[[RoutingInfo, float], RoutingInfo]
+"""Called with a cache hit's routing facts and the perf_counter time the lookup started; returns the facts
+as the call reports them (with its route and complexity), which the stream then carries."""
 
 
 class CompletionPlan(Protocol):

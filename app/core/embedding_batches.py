@@ -41,5 +41,5 @@ async def embed_in_batches(rounds: GatewayRounds, call: Call, texts: list[str], 
                           total_tokens=usage.total_tokens + part.usage.total_tokens)
     target = call.chain.primary
     result = EmbeddingResponse(data=data, model=parts[0][0].model or target.model, usage=usage)
-    result.routing = call.served = call.routing(target, usage)
+    result.routing = call.served = call.routing(0, usage)
     return result

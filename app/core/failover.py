@@ -12,6 +12,10 @@ chain. Every rule about which target is tried next belongs here:
   is fed back to them once it is over;
 - the call has a deadline (``app.core.deadlines``: the bound its chain's per-attempt deadlines give);
   no round starts after it, and each round may only use what is left of it.
+
+A chain may be a strategy tree (nested fallback, loadbalance, conditional): what remains after a
+target failed is then the rest of every fallback on its way (``Chain.after``), and each target
+knows its number in the call's chain (``Chain.position``), however the rounds reordered it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from app.core.circuits import CircuitPort
 from app.core.deadlines import Deadlines
 from app.core.failures import exhausted
 from app.core.results import Attempt, RoutingInfo, Usage
-from app.core.routing import Chain, Target
+from app.core.routing import Chain
 
 T = TypeVar("T")
 
@@ -40,6 +44,10 @@ class Call:
     chain: Chain
     trace_id: str
     metadata: Mapping[str, str] | None = None
+    route: str | None = None
+    """The routing policy's route the call asked for, if any."""
+    complexity: str | None = None
+    """The request's complexity label, when a policy classified it."""
     deadlines: Deadlines = field(default_factory=lambda: Deadlines.from_timeout(60.0))
     """Each attempt's deadlines (the settings', or the call's role's)."""
     bound: float = 0.0
@@ -53,6 +61,8 @@ class Call:
     """Targets tried last because their circuit was open (``provider/model``)."""
     expires_at: float = 0.0
     """``time.monotonic()`` by which the answer (or a stream's first content) must be in hand."""
+    reached: int | None = None
+    """The call's target the gateway last reported using (answered or failed)."""
 
     def __post_init__(self) -> None:
         if not self.bound:
@@ -69,14 +79,24 @@ class Call:
         """Seconds left before the call's deadline (never below zero)."""
         return max(0.0, self.expires_at - time.monotonic())
 
-    def routing(self, served: Target, usage: Usage | None) -> RoutingInfo:
-        """The routing facts of an answer served by ``served`` (one of the call's chain)."""
-        index = self.chain.targets.index(served)
+    @property
+    def variant(self) -> str | None:
+        """The loadbalance variant the call went to, as far as it got."""
+        return None if self.reached is None else self.chain.variant(self.reached)
+
+    def routing(self, index: int, usage: Usage | None) -> RoutingInfo:
+        """The routing facts of an answer served by the call's target number ``index``."""
+        served = self.chain.targets[index]
         return RoutingInfo(
-            provider=served.provider.name, model=served.model, fallback_used=index > 0,
+            provider=served.provider.name, model=served.model, fallback_used=self.chain.fallback_used(index),
             attempts=list(self.attempts), latency_ms=self.elapsed_ms, usage=usage or Usage(),
-            trace_id=self.trace_id, served_index=index, circuit_open=list(self.deferred),
+            trace_id=self.trace_id, served_index=index, circuit_open=list(self.deferred), route=self.route,
+            variant=self.chain.variant(index), complexity=self.complexity,
         )
+
+    def facts(self, routing: RoutingInfo) -> RoutingInfo:
+        """``routing`` (a cache hit's) with this call's route and complexity."""
+        return routing.model_copy(update={"route": self.route, "complexity": self.complexity})
 
     def fail_last(self, reason: str) -> None:
         """Record that the last attempt, reported as answered, produced nothing usable."""
@@ -95,8 +115,9 @@ class TargetFailed(Exception):
 
 
 Round = Callable[[Chain], AsyncGenerator[T, None]]
-"""One round trip over what remains of the call's chain, yielding what reaches the caller: one
-completion, or a stream's chunks."""
+"""One round trip over what remains of the call's chain (``remaining.position(i)`` is its target
+``i``'s number in the call's chain), yielding what reaches the caller: one completion, or a stream's
+chunks."""
 
 
 async def fail_over(call: Call, send_round: Round[T], circuits: CircuitPort | None = None
@@ -120,12 +141,12 @@ async def fail_over(call: Call, send_round: Round[T], circuits: CircuitPort | No
                 return
             except TargetFailed as failed:
                 call.fail_last(failed.reason)
-                if failed.index + 1 >= len(remaining.targets):
+                remaining = remaining.after(failed.index)
+                if not remaining.targets:
                     raise exhausted(call.attempts, call.trace_id, failed.reason) from None
                 if call.remaining <= 0:
                     raise exhausted(call.attempts, call.trace_id,
                                     f"{failed.reason}; the call's deadline of {call.bound:g} s passed") from None
-                remaining = remaining.after(failed.index)
     finally:
         if circuits is not None:
             await circuits.settle(call.attempts, probes)

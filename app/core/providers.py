@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Literal
 
 
 class HostStyle(str, Enum):
@@ -20,6 +21,51 @@ class HostStyle(str, Enum):
 
     APPENDS_PATH = "appends_path"
     APPENDS_V1_PATH = "appends_v1_path"
+
+
+@dataclass(frozen=True, slots=True)
+class PromptCaching:
+    """A provider whose API caches a marked prompt prefix (Anthropic's ``cache_control``).
+
+    Verified against Anthropic's Messages API documentation and the gateway 1.15.2's Anthropic
+    transform: a system message carrying ``cache_control: {"type": "ephemeral"}`` (string content)
+    becomes a system text block with that marker; the answer's usage reports
+    ``cache_creation_input_tokens`` and ``cache_read_input_tokens`` next to ``input_tokens`` (which then
+    counts only the uncached rest). Prefixes shorter than ``min_tokens`` are not cached (no error).
+    OpenAI-wire providers reject the marker (Groq: "property 'cache_control' is unsupported"), so it is
+    only sent when every target of a chain understands it.
+    """
+
+    min_tokens: int
+    chars_per_token: int = 4
+    """For estimating a prompt's tokens without a tokenizer (English averages about four)."""
+    cache_type: str = "ephemeral"
+
+    @property
+    def marker(self) -> dict[str, str]:
+        """The ``cache_control`` value that marks a block."""
+        return {"type": self.cache_type}
+
+    def worth_marking(self, text: str) -> bool:
+        """True when ``text`` is long enough to be cached."""
+        return len(text) >= self.min_tokens * self.chars_per_token
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOption:
+    """A request parameter only this provider understands, with the values its API documents.
+
+    Routing-file targets may set it (``override_params``); it then reaches only that target.
+    """
+
+    name: str
+    shape: Literal["choice", "strings", "object"]
+    choices: tuple[str, ...] = ()
+    """``choice``: the allowed values."""
+    max_items: int | None = None
+    """``strings``: at most this many."""
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """``object``: each allowed key and its allowed values."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +85,9 @@ class Provider:
     host_style: HostStyle = HostStyle.APPENDS_PATH
     default_max_tokens: int | None = None
     """Sent when the caller gives no max_tokens, for APIs that require one (Anthropic's does)."""
+    prompt_caching: PromptCaching | None = None
+    options: tuple[RequestOption, ...] = ()
+    """Parameters of this provider's own, that the gateway passes through to it."""
 
     @property
     def vk_env(self) -> str:
@@ -78,13 +127,24 @@ class Provider:
         return base
 
 
+# Perplexity's search options (its chat completions API), the ones the gateway 1.15.2 passes through
+# (src/providers/perplexity-ai/chatComplete.ts maps exactly these three).
+PERPLEXITY_SEARCH_OPTIONS = (
+    RequestOption("search_recency_filter", "choice", choices=("hour", "day", "week", "month", "year")),
+    RequestOption("search_domain_filter", "strings", max_items=20),
+    RequestOption("web_search_options", "object", fields=(("search_context_size", ("low", "medium", "high")),)),
+)
+
 PROVIDERS: dict[str, Provider] = {
     p.name: p
     for p in (
         Provider("openai", "openai", "OpenAI", "OPENAI", "https://api.openai.com/v1",
                  chat_model="gpt-4o", embedding_model="text-embedding-3-small"),
         Provider("anthropic", "anthropic", "Anthropic", "ANTHROPIC", "https://api.anthropic.com/v1",
-                 chat_model="claude-sonnet-4-5", embedding_model=None, default_max_tokens=4096),
+                 chat_model="claude-sonnet-4-5", embedding_model=None, default_max_tokens=4096,
+                 # 1024 tokens is the documented minimum for Sonnet and Opus models (Haiku's is higher:
+                 # a shorter marked prefix is simply not cached).
+                 prompt_caching=PromptCaching(min_tokens=1024)),
         Provider("deepseek", "deepseek", "DeepSeek", "DEEPSEEK", "https://api.deepseek.com/v1",
                  chat_model="deepseek-chat", embedding_model=None,
                  host_style=HostStyle.APPENDS_V1_PATH),
@@ -97,7 +157,7 @@ PROVIDERS: dict[str, Provider] = {
                  embedding_model="BAAI/bge-base-en-v1.5",
                  host_style=HostStyle.APPENDS_V1_PATH),
         Provider("perplexity", "perplexity-ai", "Perplexity", "PERPLEXITY", "https://api.perplexity.ai",
-                 chat_model="sonar-pro", embedding_model=None),
+                 chat_model="sonar-pro", embedding_model=None, options=PERPLEXITY_SEARCH_OPTIONS),
     )
 }
 

@@ -73,6 +73,12 @@ class RoutingInfo(BaseModel):
     cached: CacheStatus = None
     circuit_open: list[str] = Field(default_factory=list)
     """Targets (``provider/model``) tried last, or not at all, because their circuit was open."""
+    route: str | None = None
+    """The routing policy's route the call asked for (``route="support_ab"``); None for other calls."""
+    variant: str | None = None
+    """The loadbalance variant that served (an A/B test's arm); None when no loadbalance was involved."""
+    complexity: str | None = None
+    """``simple`` or ``complex`` when a complexity strategy (or a rule on it) classified the request."""
 
 
 class Message(_Open):

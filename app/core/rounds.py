@@ -38,9 +38,8 @@ class GatewayRounds:
     def headers(self, chain: Chain, call: Call, body: Mapping[str, Any] | None = None) -> dict[str, str]:
         """The gateway headers of one round: the chain's Portkey config (each target's ``request_timeout``
         is the headers deadline), the plain body's deadline for our preload, the trace id and the metadata."""
-        has_max_tokens = body is None or "max_tokens" in body or "max_completion_tokens" in body
         deadlines = call.deadlines
-        headers = {"x-portkey-config": self.router.portkey_config(chain, has_max_tokens=has_max_tokens,
+        headers = {"x-portkey-config": self.router.portkey_config(chain, body,
                                                                  timeout_ms=int(deadlines.headers * 1000)),
                    "x-portkey-trace-id": call.trace_id,
                    "x-sophia-body-timeout-ms": str(int(deadlines.first_content * 1000))}
@@ -52,6 +51,7 @@ class GatewayRounds:
     def _read(self, response: Response, chain: Chain, call: Call) -> tuple[list[Attempt], int]:
         attempts, index = read_attempts(response.headers, chain, response.status_code)
         call.attempts.extend(attempts)
+        call.reached = chain.position(index)
         return attempts, index
 
     async def chat(self, call: Call, body: dict[str, Any], remaining: Chain) -> AsyncGenerator[ChatCompletion, None]:
@@ -70,7 +70,7 @@ class GatewayRounds:
             # The provider said 200 but its body could not be read, or did not arrive in time (the
             # gateway then answers 500 "Something went wrong" and stops its fallback loop).
             raise TargetFailed(index, _unreadable_reason(attempts, call))
-        completion.routing = call.served = call.routing(remaining.targets[index], completion.usage)
+        completion.routing = call.served = call.routing(remaining.position(index), completion.usage)
         yield completion
 
     async def stream(self, call: Call, body: dict[str, Any], remaining: Chain
@@ -108,7 +108,7 @@ class GatewayRounds:
                 raise TargetFailed(index, reason) from None
             for early in held:
                 yield early
-            call.served = call.routing(served, usage)
+            call.served = call.routing(remaining.position(index), usage)
 
     async def embeddings(self, call: Call, texts: list[str]) -> tuple[EmbeddingResponse, list[Attempt]]:
         """One batch on the chain's one target (embeddings never fall back: see the manager)."""

@@ -1,15 +1,17 @@
 """From "provider X, model Y, fallbacks Z" to one Portkey config the gateway runs in one round trip.
 
-A chain is the ordered list of targets a request may be served by. Providers without a credential
-are left out (with one warning per provider per process); a chain left empty fails before any
-network call, naming the variables to set.
+A chain is the list of targets a request may be served by, arranged by a strategy tree
+(``app.core.strategy``: a fallback over them in order, unless a routing policy nests fallback,
+loadbalance and conditional strategies). Providers without a credential are left out (with one
+warning per provider per process); a chain left empty fails before any network call, naming the
+variables to set.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
@@ -19,11 +21,26 @@ from app.core.errors import InvalidRequestError, ProviderNotConfiguredError
 from app.core.keys import Credential, KeyKind, Resolution, resolve_credential
 from app.core.providers import DEFAULT_FALLBACKS, PROVIDERS, Provider, get_provider
 from app.core.settings import ProviderSettings
+from app.core.strategy import (
+    Group,
+    deferring,
+    fallback_over,
+    fields_read,
+    leaf_at,
+    leaves,
+    map_leaves,
+    numbered,
+    reached_by_fallback,
+    remaining_after,
+    to_portkey,
+    variant_of,
+)
 
 log = logging.getLogger("app.routing")
 
 # The gateway retries these on the same target before falling back (its own default set).
 RETRY_ON_STATUS = (429, 500, 502, 503, 504)
+MAX_TOKENS = frozenset({"max_tokens", "max_completion_tokens"})
 
 
 class Capability(str, Enum):
@@ -43,14 +60,26 @@ class Target:
     base_url: str
     custom_host: str | None
     """Only set when the provider's base URL is overridden (a proxy or a simulator)."""
+    params: str | None = None
+    """Canonical JSON of parameters this target adds to the request (``override_params``), or None."""
 
     @property
     def label(self) -> str:
         """``provider/model``, as attempts and messages name a target."""
         return f"{self.provider.name}/{self.model}"
 
-    def to_portkey(self, *, retries: int, timeout_ms: int, fill_max_tokens: bool = False) -> dict[str, Any]:
-        """This target as an entry of a Portkey config's ``targets`` (it contains the secret)."""
+    @property
+    def param_names(self) -> frozenset[str]:
+        """The names of the parameters this target adds."""
+        return frozenset(json.loads(self.params)) if self.params else frozenset()
+
+    def to_portkey(self, *, retries: int, timeout_ms: int, present: frozenset[str] = MAX_TOKENS) -> dict[str, Any]:
+        """This target as an entry of a Portkey config's ``targets`` (it contains the secret).
+
+        ``present`` names the parameters the request sets itself: the target's own parameters
+        never override those, and a provider that requires ``max_tokens`` gets its default only
+        when the request sets none.
+        """
         secret = self.credential.secret.get_secret_value()
         if self.credential.kind is KeyKind.VIRTUAL_KEY:
             entry: dict[str, Any] = {"virtual_key": secret}
@@ -58,9 +87,12 @@ class Target:
             entry = {"provider": self.provider.slug, "api_key": secret}
         if self.custom_host:
             entry["custom_host"] = self.custom_host
-        entry["override_params"] = {"model": self.model}
-        if fill_max_tokens and self.provider.default_max_tokens:
-            entry["override_params"]["max_tokens"] = self.provider.default_max_tokens
+        override: dict[str, Any] = {"model": self.model}
+        if self.params:
+            override.update((k, v) for k, v in json.loads(self.params).items() if k not in present)
+        if not present & MAX_TOKENS and "max_tokens" not in override and self.provider.default_max_tokens:
+            override["max_tokens"] = self.provider.default_max_tokens
+        entry["override_params"] = override
         entry["request_timeout"] = timeout_ms
         if retries > 0:
             entry["retry"] = {"attempts": retries, "on_status_codes": list(RETRY_ON_STATUS)}
@@ -69,20 +101,87 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    """The targets a request may be served by, in order, and the requested providers left out."""
+    """The targets a request may be served by, how they are arranged, and the requested providers left out."""
 
     targets: tuple[Target, ...]
     skipped: tuple[tuple[str, str], ...] = field(default=())
     """(provider, reason) for each requested provider that was left out."""
+    tree: Group[int] | None = None
+    """The strategy over the targets (leaves are their indexes); None: a fallback over them in order."""
+    positions: tuple[int, ...] | None = None
+    """Each target's number in the chain the call started with; None: 0, 1, 2..."""
 
     @property
     def primary(self) -> Target:
-        """The target tried first."""
+        """The target tried first (in a loadbalance or a conditional: the first listed)."""
         return self.targets[0]
 
+    @property
+    def strategy(self) -> Group[int]:
+        """The strategy tree, also for a plain chain (a fallback over its targets)."""
+        return self.tree if self.tree is not None else fallback_over(len(self.targets))
+
+    def position(self, index: int) -> int:
+        """The number, in the chain the call started with, of this chain's target ``index``."""
+        return self.positions[index] if self.positions is not None else index
+
+    def index_at(self, served_path: str) -> int | None:
+        """The target a gateway path (``config.targets[1].targets[0]``) names; None if none."""
+        return leaf_at(self.strategy, served_path)
+
+    def fallback_used(self, index: int) -> bool:
+        """True when target ``index`` serves only because something before it failed."""
+        return index > 0 if self.tree is None else reached_by_fallback(self.tree, index)
+
+    def variant(self, index: int) -> str | None:
+        """The loadbalance variant target ``index`` belongs to (the outermost one); None if none."""
+        return None if self.tree is None else variant_of(self.tree, index)
+
     def after(self, index: int) -> Chain:
-        """The chain that remains once targets up to ``index`` have been used."""
-        return Chain(self.targets[index + 1:], self.skipped)
+        """What remains once target ``index`` failed where the gateway could not go on (may be empty)."""
+        if self.tree is None:
+            rest = range(index + 1, len(self.targets))
+            return Chain(tuple(self.targets[i] for i in rest), self.skipped,
+                         positions=tuple(self.position(i) for i in rest))
+        remaining = remaining_after(self.tree, index)
+        if remaining is None:
+            return Chain((), self.skipped, positions=())
+        tree, kept = numbered(remaining)
+        return Chain(tuple(self.targets[i] for i in kept), self.skipped, tree,
+                     tuple(self.position(i) for i in kept))
+
+    def deferring(self, open_labels: frozenset[str]) -> Chain:
+        """This chain with the targets whose circuit is open (``provider/model`` labels) tried last: a plain
+        chain's in order after the others, a tree's as ``app.core.strategy.deferring`` says. Each target
+        keeps its number in the call's chain."""
+        if not open_labels:
+            return self
+        count = len(self.targets)
+        if self.tree is None:
+            order = [i for i in range(count) if self.targets[i].label not in open_labels] + [
+                i for i in range(count) if self.targets[i].label in open_labels]
+            return Chain(tuple(self.targets[i] for i in order), self.skipped,
+                         positions=tuple(self.position(i) for i in order))
+        tree, kept = numbered(deferring(self.tree, lambda i: self.targets[i].label in open_labels))
+        return Chain(tuple(self.targets[i] for i in kept), self.skipped, tree, tuple(self.position(i) for i in kept))
+
+    @property
+    def param_names(self) -> frozenset[str]:
+        """Every parameter some target adds to the request."""
+        return frozenset().union(*(t.param_names for t in self.targets))
+
+    def cache_identity(self, metadata: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+        """What about the chain changes the answer, for cache keys: its (provider, model) pairs, plus, for
+        a strategy tree or targets with parameters, one ``("strategy", json)`` pair holding the tree,
+        the parameters and the metadata values its conditionals read (a cached answer of one branch
+        must not serve a request the rules send to another)."""
+        pairs = [(t.provider.name, t.model) for t in self.targets]
+        if self.tree is None and not any(t.params for t in self.targets):
+            return pairs
+        read = sorted(f for f in fields_read(self.strategy) if f.startswith("metadata."))
+        detail = {"tree": repr(self.strategy), "params": [t.params for t in self.targets],
+                  "metadata": {f: (metadata or {}).get(f.partition(".")[2]) for f in read}}
+        return [*pairs, ("strategy", json.dumps(detail, sort_keys=True, default=str))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +190,13 @@ class TargetSpec:
 
     provider: Provider
     model: str | None = None
+    params: str | None = None
+    """Canonical JSON of parameters added when this target serves (``override_params``), or None."""
+
+    @property
+    def label(self) -> str:
+        """``provider/model`` (``provider`` alone when no model is named)."""
+        return f"{self.provider.name}/{self.model}" if self.model else self.provider.name
 
     @classmethod
     def parse(cls, item: Any) -> TargetSpec:
@@ -166,63 +272,81 @@ class Router:
         return [primary, *rest]
 
     def build(self, specs: Sequence[TargetSpec], capability: Capability = Capability.CHAT) -> Chain:
-        """The chain for ``specs``: unconfigured providers left out, duplicates dropped.
+        """The chain for ``specs``, a fallback in that order: unconfigured providers left out, duplicates dropped.
 
         Raises ``ProviderNotConfiguredError``, naming the variables to set, when nothing is left.
         """
         targets: list[Target] = []
         skipped: list[tuple[str, str]] = []
         for spec in specs:
-            name = spec.provider.name
-            resolution = self.resolutions[name]
-            model = spec.model or self.default_model(spec.provider, capability)
-            if model is None:
-                skipped.append((name, f"{spec.provider.display_name} has no embeddings API"))
-                continue
-            if resolution.credential is None:
-                skipped.append((name, resolution.reason))
-                self._warn_once(name, resolution)
-                continue
-            ps = self._provider_settings[name]
-            target = Target(
-                provider=spec.provider, model=model, credential=resolution.credential,
-                base_url=ps.base_url,
-                custom_host=spec.provider.custom_host(ps.base_url) if ps.base_url_overridden else None,
-            )
-            if target not in targets:
+            target = self._target(spec, capability, skipped)
+            if target is not None and target not in targets:
                 targets.append(target)
         if not targets:
-            env_vars: list[str] = []
-            for spec in specs:
-                for var in self.resolutions[spec.provider.name].env_vars:
-                    if var not in env_vars:
-                        env_vars.append(var)
-            raise ProviderNotConfiguredError(
-                [s.provider.name for s in specs], env_vars, [f"{n}: {r}" for n, r in skipped]
-            )
+            raise self._nothing_configured(specs, skipped)
         return Chain(tuple(targets), tuple(skipped))
+
+    def build_tree(self, requested: Group[TargetSpec], capability: Capability = Capability.CHAT) -> Chain:
+        """The chain for a strategy tree of targets (a routing policy's), unconfigured providers left out
+        of it (see ``app.core.strategy.map_leaves``); raises ``ProviderNotConfiguredError`` when nothing is left."""
+        skipped: list[tuple[str, str]] = []
+        pruned = map_leaves(requested, lambda spec: self._target(spec, capability, skipped))
+        if pruned is None:
+            raise self._nothing_configured(leaves(requested), skipped)
+        tree, targets = numbered(pruned)
+        return Chain(tuple(targets), tuple(skipped), tree)
+
+    def _target(self, spec: TargetSpec, capability: Capability, skipped: list[tuple[str, str]]) -> Target | None:
+        name = spec.provider.name
+        resolution = self.resolutions[name]
+        model = spec.model or self.default_model(spec.provider, capability)
+        if model is None:
+            skipped.append((name, f"{spec.provider.display_name} has no embeddings API"))
+            return None
+        if resolution.credential is None:
+            skipped.append((name, resolution.reason))
+            self._warn_once(name, resolution)
+            return None
+        ps = self._provider_settings[name]
+        return Target(
+            provider=spec.provider, model=model, credential=resolution.credential, base_url=ps.base_url,
+            custom_host=spec.provider.custom_host(ps.base_url) if ps.base_url_overridden else None,
+            params=spec.params,
+        )
+
+    def _nothing_configured(self, specs: Sequence[TargetSpec],
+                            skipped: list[tuple[str, str]]) -> ProviderNotConfiguredError:
+        env_vars: list[str] = []
+        for spec in specs:
+            for var in self.resolutions[spec.provider.name].env_vars:
+                if var not in env_vars:
+                    env_vars.append(var)
+        return ProviderNotConfiguredError([s.provider.name for s in specs], env_vars,
+                                          [f"{n}: {r}" for n, r in skipped])
 
     def _warn_once(self, name: str, resolution: Resolution) -> None:
         if name not in self._warned:
             self._warned.add(name)
             log.warning("provider %s left out of chains: %s", name, resolution.reason)
 
-    def portkey_config(self, chain: Chain, *, has_max_tokens: bool = True, timeout_ms: int | None = None) -> str:
+    def portkey_config(self, chain: Chain, body: Mapping[str, Any] | None = None, *,
+                       timeout_ms: int | None = None) -> str:
         """The ``x-portkey-config`` header value for ``chain`` (cached: chains repeat).
 
-        ``has_max_tokens=False`` fills in a default for providers whose API requires one; ``timeout_ms``
-        is each target's ``request_timeout`` (default: REQUEST_TIMEOUT).
+        ``body`` is the request: parameters it sets are never overridden by a target's own, and
+        providers whose API requires ``max_tokens`` get a default when it sets none; ``timeout_ms`` is
+        each target's ``request_timeout`` (default: REQUEST_TIMEOUT).
         """
         if timeout_ms is None:
             timeout_ms = int(self.settings.request_timeout * 1000)
-        return _compile(chain.targets, self.settings.max_retries, timeout_ms, not has_max_tokens)
+        present = MAX_TOKENS if body is None else frozenset(k for k in body if k in MAX_TOKENS or k in
+                                                             chain.param_names)
+        return _compile(chain.targets, chain.strategy, self.settings.max_retries, timeout_ms, present)
 
 
 @lru_cache(maxsize=512)
-def _compile(targets: tuple[Target, ...], retries: int, timeout_ms: int, fill_max_tokens: bool) -> str:
-    config = {
-        "strategy": {"mode": "fallback"},
-        "targets": [t.to_portkey(retries=retries, timeout_ms=timeout_ms, fill_max_tokens=fill_max_tokens)
-                    for t in targets],
-    }
+def _compile(targets: tuple[Target, ...], tree: Group[int], retries: int, timeout_ms: int,
+             present: frozenset[str]) -> str:
+    config = to_portkey(tree, lambda i: targets[i].to_portkey(retries=retries, timeout_ms=timeout_ms,
+                                                              present=present))
     return json.dumps(config, separators=(",", ":"))

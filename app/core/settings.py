@@ -7,6 +7,8 @@ that adding a provider adds its settings. Keys are ``SecretStr``: they print as 
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -18,14 +20,18 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.errors import ConfigurationError
+from app.core.placeholders import looks_like_placeholder
 from app.core.providers import PROVIDERS, Provider
-from app.core.role_chains import ROLE_CHAINS
+
+log = logging.getLogger("app.core.settings")
 
 HOSTED_BASE_URL = "https://api.portkey.ai/v1"
 LOCAL_BASE_URL = "http://127.0.0.1:8787/v1"
@@ -56,6 +62,38 @@ class CallerLimits(BaseModel):
     usd_per_day: float | None = Field(None, gt=0)
     usd_per_month: float | None = Field(None, gt=0)
 
+# Settings whose template placeholders (``QDRANT_URL=your_qdrant_url``...) count as not set. Provider keys
+# are not here: key resolution reports their placeholders per provider (``app.core.keys``).
+_PLACEHOLDER_UNSET = ("portkey_api_key", "portkey_base_url", "redis_url", "qdrant_url", "qdrant_api_key",
+                      "qdrant_path", "milvus_uri", "weaviate_url", "weaviate_api_key", "database_url",
+                      *(p.base_url_env.lower() for p in PROVIDERS.values()))
+_warned_placeholders: set[str] = set()
+_warn_lock = threading.Lock()
+
+
+def _drop_placeholders(data: dict[str, Any]) -> dict[str, Any]:
+    found = [name for name in _PLACEHOLDER_UNSET
+             if isinstance(data.get(name), str) and looks_like_placeholder(data[name])]
+    if not found:
+        return data
+    with _warn_lock:
+        new = [name.upper() for name in found if name not in _warned_placeholders]
+        _warned_placeholders.update(found)
+    if new:  # one warning per process, naming the variables (never their values)
+        log.warning("%s %s a value copied from a template, not a real one: treated as not set",
+                    ", ".join(new), "holds" if len(new) == 1 else "hold")
+    return {k: v for k, v in data.items() if k not in found}
+
+
+class AlertWebhook(BaseModel):
+    """Where alert notifications are posted, and in which body: generic JSON or Slack-compatible."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: SecretStr
+    """Secret: a Slack incoming-webhook URL is its own credential."""
+    format: Literal["json", "slack"] = "json"
+
 
 class Settings(BaseSettings):
     """Every routing-layer setting; provider fields (``<P>_API_KEY``...) are added from the catalog below."""
@@ -78,8 +116,16 @@ class Settings(BaseSettings):
     enable_fallback: bool = True
     role_chains: dict[str, list[str]] = Field(
         default_factory=dict,
-        description='JSON, e.g. {"artemis/code_reviewer": ["openai/gpt-4.1", "anthropic"]}',
+        description='JSON, e.g. {"artemis/code_reviewer": ["openai/gpt-4.1", "anthropic"]} (prefer the routing file)',
     )
+
+    # Routing policies; see the README's "The routing file".
+    sophia_routing_file: str | None = Field(None, description="YAML routing file: roles and routes added to the "
+                                                              "built-in ones")
+    sophia_routing_watch: float = Field(1.0, ge=0, le=3600, description="seconds between checks of the routing "
+                                                                        "file for changes (0: only SIGHUP reloads)")
+    sophia_complexity_threshold: float = Field(0.5, gt=0, lt=1, description="P(complex) from which a request is "
+                                                                            "complex; higher sends more to simple")
 
     # The response cache; see the README's Caching section.
     cache_max_entries: int = Field(10_000, ge=1, description="entries the embedded cache and semantic index keep")
@@ -129,7 +175,7 @@ class Settings(BaseSettings):
     memory_dedup_threshold: float = Field(0.92, gt=0, le=1, description="cosine at which memories merge")
     memory_timeout: float = Field(5.0, gt=0, le=120, description="seconds before memory gives up on a call")
 
-    # Documents grounding agents (the roles of GROUNDED_ROLES); see the README's Documents section.
+    # Documents grounding agents (roles with grounded: true in the routing file); see the README's Documents section.
     documents_top_k: int = Field(4, ge=0, le=20, description="chunks retrieved into a grounded agent's "
                                                              "prompt; 0 turns grounding off")
     documents_max_chars: int = Field(4000, ge=0, le=50_000, description="characters of chunks per prompt")
@@ -139,6 +185,26 @@ class Settings(BaseSettings):
     sophia_gateway_dir: str | None = Field(None, description="where the pinned gateway is installed "
                                                              "(default: the repository's gateway/)")
 
+    # Operations (alerts, anomalies, key rotation); see the README's Operating it section.
+    alerts_enabled: bool = Field(True, description="evaluate the alert rules in the service")
+    sophia_alerts_file: str | None = Field(None, description="YAML file of alert rules (merged by name over "
+                                                             "the built-in ones; enabled: false drops one)")
+    alerts_interval: float = Field(5.0, gt=0, le=3600, description="seconds between rule evaluations "
+                                                                  "(calls also wake the evaluator)")
+    alert_webhooks: list[AlertWebhook] = Field(
+        default_factory=list, description='JSON, e.g. [{"url": "https://hooks.slack.com/...", "format": "slack"}]')
+    alert_webhook_attempts: int = Field(6, ge=1, le=20, description="tries per notification before dead-lettering")
+    alert_webhook_backoff: float = Field(1.0, gt=0, le=300, description="first retry delay in seconds (doubles)")
+    alert_webhook_timeout: float = Field(5.0, gt=0, le=120, description="seconds per webhook request")
+    anomaly_interval: float = Field(60.0, ge=1, le=86400, description="seconds per usage interval")
+    anomaly_alpha: float = Field(0.3, gt=0, le=1, description="EWMA weight of the newest interval")
+    anomaly_warmup: int = Field(10, ge=2, le=10_000, description="intervals before a baseline may flag")
+    key_max_age_days: float = Field(90.0, gt=0, description="a key older than this is due for rotation")
+    key_warn_days: float = Field(14.0, ge=0, description="warn this many days before a key is due")
+    key_grace_seconds: float = Field(900.0, ge=0, description="keep the old key valid this long after a rotation")
+    key_watch_interval: float = Field(2.0, ge=0, le=3600, description="seconds between checks of .env for "
+                                                                       "rotated keys in the service; 0: off")
+
     # The HTTP service (`sophia serve`); see the README's Operating it section.
     sophia_host: str = Field("127.0.0.1", description="interface to bind; anything but loopback needs keys")
     sophia_port: int = Field(8000, ge=1, le=65535)
@@ -146,22 +212,21 @@ class Settings(BaseSettings):
     sophia_rate_limit: str = Field("120/minute", description="per token (or client IP), e.g. 10/second")
     sophia_max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
 
-    @field_validator("role_chains", "semantic_cache_roles", "role_deadlines")
+    @model_validator(mode="before")
     @classmethod
-    def _known_roles(cls, value: dict[str, list[str]] | list[str]) -> dict[str, list[str]] | list[str]:
-        for key in value:
-            if key not in ROLE_CHAINS:
-                raise ValueError(f"unknown role {key!r}; expected one of {', '.join(ROLE_CHAINS)}")
-            if isinstance(value, dict) and not value[key]:
-                raise ValueError(f"{key}: empty")
-        return value
+    def _placeholders_are_not_set(cls, data: Any) -> Any:
+        return _drop_placeholders(data) if isinstance(data, dict) else data
 
-    @field_validator("role_limits")
+    @field_validator("role_chains", "semantic_cache_roles", "role_deadlines", "role_limits")
     @classmethod
-    def _known_limited_roles(cls, value: dict[str, CallerLimits]) -> dict[str, CallerLimits]:
+    def _role_keys(cls, value: dict[str, Any] | list[str], info: ValidationInfo) -> dict[str, Any] | list[str]:
+        # Whether the role exists is known once the routing file is read (app.routing.load_policy).
         for key in value:
-            if key != "*" and key not in ROLE_CHAINS:
-                raise ValueError(f"unknown role {key!r}; expected '*' or one of {', '.join(ROLE_CHAINS)}")
+            domain, _, name = key.partition("/")
+            if (key != "*" or info.field_name != "role_limits") and (domain not in ("artemis", "sophia") or not name):
+                raise ValueError(f"{key!r} is not a role: write <domain>/<role>, e.g. artemis/code_reviewer")
+            if isinstance(value, dict) and not value[key] and not isinstance(value[key], CallerLimits):
+                raise ValueError(f"{key}: empty")
         return value
 
     @property

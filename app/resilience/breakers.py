@@ -325,27 +325,25 @@ class CircuitBreakers:
         return result
 
     async def admit(self, chain: Chain) -> Admission:
-        """Closed targets (and half-open ones whose probe this call won) first, in order, then the others."""
+        """Closed targets (and half-open ones whose probe this call won) first, in order, then the others
+        (in a strategy tree: per fallback, and out of a loadbalance while another variant remains)."""
         labels = [t.label for t in chain.targets]
         trips = await self._run("trips", labels)
         now = self._clock()
-        first, last, deferred, probes = [], [], [], []
+        deferred: list[str] = []
+        probes: list[str] = []
         for target, trip in zip(chain.targets, trips, strict=True):
             state = CircuitState.CLOSED if trip is None else trip.state(now)
             if state is CircuitState.HALF_OPEN and await self._run("claim_probe", target.label):
                 metrics.transition(target.label, CircuitState.HALF_OPEN.value)
                 probes.append(target.label)
-                first.append(target)
                 continue
             metrics.state(target.label, state.value)
-            if state is CircuitState.CLOSED:
-                first.append(target)
-            else:
-                last.append(target)
+            if state is not CircuitState.CLOSED:
                 deferred.append(target.label)
         if not deferred:
             return Admission(chain, (), tuple(probes))
-        return Admission(Chain(tuple(first + last), chain.skipped), tuple(deferred), tuple(probes))
+        return Admission(chain.deferring(frozenset(deferred)), tuple(deferred), tuple(probes))
 
     async def settle(self, attempts: Sequence[Attempt], probes: Sequence[str]) -> None:
         """Feed a finished call's attempts to each target's breaker; free the probes this call held."""

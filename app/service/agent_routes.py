@@ -62,7 +62,8 @@ async def create_agent(body: CreateAgent, state: StateDep) -> dict[str, Any]:
     """Create an Artemis or Sophia agent, or return the existing one of that name.
 
     Artemis roles: code_reviewer, security_auditor, performance_optimizer, vulnerability_scanner.
-    Sophia roles: market_analyst, sales_strategist, customer_success, financial_analyst.
+    Sophia roles: market_analyst, sales_strategist, customer_success, financial_analyst. Roles the
+    routing file adds (``SOPHIA_ROUTING_FILE``) are used the same way, by name.
     The same domain and name always give the same agent id. Answers 400 for an unknown role or a
     name already used with another role.
     """

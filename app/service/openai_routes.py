@@ -26,10 +26,13 @@ from app.service.state import StateDep
 router = APIRouter(prefix="/v1")
 
 # Fields of OpenAI's request that the gateway receives as they are; the rest is ours to handle.
-# `metadata` (an OpenAI field for stored completions) and the manager's own keywords are never passed
-# through: a client must not set trace ids, routing or cache behaviour for everyone.
+# The manager's own keywords are never passed through: a client must not set trace ids, routing or
+# cache behaviour for everyone. `metadata` (OpenAI's key-value pairs) becomes the request's metadata,
+# which routing rules read (conditions, sticky keys), except the keys our own layers set.
 _OURS = {"model", "messages", "stream", "stream_options", "fallbacks", "metadata", "trace_id", "provider",
-         "cache", "refresh", "semantic_cache"}
+         "cache", "refresh", "semantic_cache", "route", "role"}
+_RESERVED_METADATA = frozenset({"domain", "agent_id", "role", "purpose", "api_token"})
+MAX_METADATA = 16  # OpenAI's own limit on metadata pairs
 
 
 class ChatRequest(BaseModel):
@@ -41,6 +44,20 @@ class ChatRequest(BaseModel):
     stream: bool = False
     fallbacks: list[str] | None = None
     """Our extension: the targets after ``model`` (``[]``: none); default, the provider's usual fallbacks."""
+    metadata: dict[str, str] | None = None
+    """Key-value pairs routing rules read (``metadata.tier``, a sticky ``metadata.user_id``)."""
+
+    def routing_metadata(self) -> dict[str, str]:
+        """The client's metadata, checked: at most 16 short pairs, none of the keys our layers set."""
+        pairs = self.metadata or {}
+        if len(pairs) > MAX_METADATA:
+            raise InvalidRequestError(f"metadata holds at most {MAX_METADATA} pairs")
+        for key, value in pairs.items():
+            if key in _RESERVED_METADATA:
+                raise InvalidRequestError(f"metadata key {key!r} is set by the service; use another name")
+            if len(key) > 64 or len(value) > 512:
+                raise InvalidRequestError("metadata keys are at most 64 characters and values at most 512")
+        return dict(pairs)
 
 
 class EmbeddingRequest(BaseModel):
@@ -62,6 +79,10 @@ def _routing_headers(routing: RoutingInfo | None, trace_id: str) -> dict[str, st
         headers.update({"x-sophia-provider": _header_value(routing.provider),
                         "x-sophia-model": _header_value(routing.model),
                         "x-sophia-fallback": str(routing.fallback_used).lower()})
+        for name in ("route", "variant", "complexity"):
+            value = getattr(routing, name)
+            if value is not None:
+                headers[f"x-sophia-{name}"] = _header_value(value)
     return headers
 
 
@@ -74,18 +95,20 @@ def _caller(route_metadata: dict[str, str], identity: str) -> dict[str, str]:
 async def chat_completions(body: ChatRequest, state: StateDep, identity: Annotated[str, Depends(rate_limited)]) -> Any:
     """Create a chat completion, as OpenAI's API does, with provider fallback.
 
-    ``model`` is ``<provider>/<model>`` (e.g. ``groq/llama-3.3-70b-versatile``) or a role
-    (``artemis/code_reviewer``: that role's provider chain). With ``stream: true`` the answer comes as
+    ``model`` is ``<provider>/<model>`` (e.g. ``groq/llama-3.3-70b-versatile``), a role
+    (``artemis/code_reviewer``: that role's strategy) or a route of the routing file (``route/support_ab``).
+    ``metadata`` is what a route's rules and sticky keys read. With ``stream: true`` the answer comes as
     server-sent events ending in ``[DONE]``; a stream that breaks ends with an error event instead.
-    The ``x-sophia-provider``, ``x-sophia-model`` and ``x-sophia-fallback`` headers say who served.
+    The ``x-sophia-provider``, ``x-sophia-model``, ``x-sophia-fallback`` (and for policies
+    ``x-sophia-route``, ``x-sophia-variant``, ``x-sophia-complexity``) headers say how it was served.
     """
-    route = resolve_model(body.model, state.manager.settings)
+    route = resolve_model(body.model, state.manager.policies.current, state.manager.settings)
     params = {k: v for k, v in (body.model_extra or {}).items() if k not in _OURS}
+    metadata = {**body.routing_metadata(), **route.metadata}
     trace_id = new_trace_id()
     result = await state.manager.acreate_completion(
-        provider=route.provider, fallbacks=route.fallbacks if body.fallbacks is None else body.fallbacks,
-        messages=body.messages, stream=body.stream,
-        trace_id=trace_id, metadata=_caller(route.metadata, identity), **params,
+        **route.call(body.fallbacks), messages=body.messages, stream=body.stream,
+        trace_id=trace_id, metadata=_caller(metadata, identity), **params,
     )
     if not isinstance(result, CompletionStream):
         return Response(as_json(result), media_type="application/json",
@@ -128,9 +151,10 @@ def _data(json_text: str) -> str:
 @router.post("/embeddings")
 async def embeddings(body: EmbeddingRequest, state: StateDep, identity: Annotated[str, Depends(rate_limited)]) -> Any:
     """Create embeddings, as OpenAI's API does; ``model`` is ``<provider>/<embedding model>``."""
-    route = resolve_model(body.model, state.manager.settings)
-    if route.metadata:
-        raise InvalidRequestError(f"{body.model} is a chat role; embeddings need '<provider>/<embedding model>'")
+    route = resolve_model(body.model, state.manager.policies.current, state.manager.settings)
+    if route.provider is None:
+        raise InvalidRequestError(f"{body.model} is a chat role or route; embeddings need "
+                                  "'<provider>/<embedding model>'")
     result = await state.manager.acreate_embedding(body.input, provider=route.provider,
                                                    metadata=_caller(route.metadata, identity))
     payload = as_dict(result)
@@ -145,8 +169,9 @@ async def embeddings(body: EmbeddingRequest, state: StateDep, identity: Annotate
 
 @router.get("/models", dependencies=[Depends(rate_limited)])
 async def models(state: StateDep) -> dict[str, Any]:
-    """List the models: each role's chain and each provider's default chat and embedding model.
+    """List the models: each role and route of the routing policy, and each provider's default chat and
+    embedding model.
 
     ``available`` says whether the model can be served now (its provider has a key).
     """
-    return {"object": "list", "data": list_models(state.manager.router)}
+    return {"object": "list", "data": list_models(state.manager.router, state.manager.policies.current)}

@@ -7,6 +7,7 @@ from typing import Any
 from . import entropy
 from .answers import Answer
 from .openai_format import dumps
+from .provider_options import CacheUse
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -42,8 +43,13 @@ def _stop_reason(answer: Answer) -> str:
     return "max_tokens" if answer.truncated else "end_turn"
 
 
-def message(model: str, answer: Answer, input_tokens: int) -> dict:
-    """Anthropic's Messages API answer for ``answer``."""
+def _usage(cache: CacheUse, output_tokens: int) -> dict:
+    return {"input_tokens": cache.input_tokens, "output_tokens": output_tokens,
+            "cache_creation_input_tokens": cache.created, "cache_read_input_tokens": cache.read}
+
+
+def message(model: str, answer: Answer, cache: CacheUse) -> dict:
+    """Anthropic's Messages API answer for ``answer`` (``cache``: how its input split with the prompt cache)."""
     return {
         "id": "msg_" + entropy.token_hex(12),
         "type": "message",
@@ -52,12 +58,7 @@ def message(model: str, answer: Answer, input_tokens: int) -> dict:
         "content": [{"type": "text", "text": answer.text}],
         "stop_reason": _stop_reason(answer),
         "stop_sequence": None,
-        "usage": {
-            "input_tokens": input_tokens,
-            "output_tokens": answer.completion_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-        },
+        "usage": _usage(cache, answer.completion_tokens),
     }
 
 
@@ -65,7 +66,7 @@ def _event(name: str, data: dict) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + dumps(data) + b"\n\n"
 
 
-def stream_events(model: str, answer: Answer, input_tokens: int) -> tuple[list[bytes], int]:
+def stream_events(model: str, answer: Answer, cache: CacheUse) -> tuple[list[bytes], int]:
     """SSE events and the index of the first ``content_block_delta`` (where a cut happens)."""
     start: dict[str, Any] = {
         "id": "msg_" + entropy.token_hex(12),
@@ -75,12 +76,7 @@ def stream_events(model: str, answer: Answer, input_tokens: int) -> tuple[list[b
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {
-            "input_tokens": input_tokens,
-            "output_tokens": 1,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-        },
+        "usage": _usage(cache, 1),
     }
     events = [
         _event("message_start", {"type": "message_start", "message": start}),

@@ -13,12 +13,14 @@ on every provider; the gateway does not forward that option except to openai.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 from . import entropy
 from .answers import Answer
+from .provider_options import Search
+
+NO_SEARCH = Search()
 
 _DUMP = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -99,7 +101,7 @@ def missing_key_message(provider: str) -> str:
 # ---------------------------------------------------------------- usage
 
 
-def _usage(provider: str, prompt: int, completion: int) -> dict:
+def _usage(provider: str, prompt: int, completion: int, search: Search = NO_SEARCH) -> dict:
     base: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -120,30 +122,30 @@ def _usage(provider: str, prompt: int, completion: int) -> dict:
     elif provider == "groq":
         base.update(queue_time=0.0001, prompt_time=0.0001, completion_time=0.0001, total_time=0.0002)
     elif provider == "perplexity":
-        base["search_context_size"] = "low"
+        base["search_context_size"] = search.context_size
     return base
 
 
-def _citations(query: str) -> tuple[list[str], list[dict]]:
-    digest = hashlib.sha256(query.encode("utf-8")).hexdigest()[:12]
-    urls = [f"https://example.com/simulated/{digest}/{i}" for i in (1, 2)]
+def _citations(query: str, search: Search) -> tuple[list[str], list[dict]]:
+    sources = search.sources(query)
     results = [
         {
             "title": f"Simulated source {i}",
             "url": url,
-            "date": "2025-01-01",
-            "last_updated": "2025-01-01",
+            "date": date,
+            "last_updated": date,
             "snippet": f"Simulated search result {i} for: {query[:80]}",
         }
-        for i, url in enumerate(urls, 1)
+        for i, (url, date) in enumerate(sources, 1)
     ]
-    return urls, results
+    return [url for url, _ in sources], results
 
 
 # ---------------------------------------------------------------- non-stream
 
 
-def chat_completion(provider: str, model: str, answer: Answer, prompt: int, query: str) -> dict:
+def chat_completion(provider: str, model: str, answer: Answer, prompt: int, query: str,
+                    search: Search = NO_SEARCH) -> dict:
     """``provider``'s non-stream chat completion, with its provider-specific fields."""
     finish = "length" if answer.truncated else "stop"
     message: dict[str, Any] = {"role": "assistant", "content": answer.text}
@@ -158,7 +160,7 @@ def chat_completion(provider: str, model: str, answer: Answer, prompt: int, quer
         "created": entropy.timestamp(),
         "model": model,
         "choices": [choice],
-        "usage": _usage(provider, prompt, answer.completion_tokens),
+        "usage": _usage(provider, prompt, answer.completion_tokens, search),
     }
     if provider in ("openai", "deepseek", "groq"):
         body["system_fingerprint"] = "fp_simulated"
@@ -169,7 +171,7 @@ def chat_completion(provider: str, model: str, answer: Answer, prompt: int, quer
     elif provider == "together":
         body["prompt"] = []
     elif provider == "perplexity":
-        body["citations"], body["search_results"] = _citations(query)
+        body["citations"], body["search_results"] = _citations(query, search)
         choice["delta"] = {"role": "assistant", "content": ""}
     return body
 
@@ -178,7 +180,8 @@ def chat_completion(provider: str, model: str, answer: Answer, prompt: int, quer
 
 
 def stream_events(
-    provider: str, model: str, answer: Answer, prompt: int, query: str, include_usage: bool
+    provider: str, model: str, answer: Answer, prompt: int, query: str, include_usage: bool,
+    search: Search = NO_SEARCH,
 ) -> list[bytes]:
     """SSE events, one per list item; item 0 is the first content-bearing chunk."""
     cid = new_id(provider)
@@ -187,10 +190,10 @@ def stream_events(
     if provider in ("openai", "deepseek", "groq"):
         extra["system_fingerprint"] = "fp_simulated"
     if provider == "perplexity":
-        extra["citations"], extra["search_results"] = _citations(query)
+        extra["citations"], extra["search_results"] = _citations(query, search)
     if provider == "openai" and include_usage:
         extra["usage"] = None  # OpenAI marks every non-final chunk this way once usage is requested
-    final_usage = _usage(provider, prompt, answer.completion_tokens)
+    final_usage = _usage(provider, prompt, answer.completion_tokens, search)
     end = _event_end(provider)
 
     def chunk(delta: dict, finish: str | None, **more: Any) -> bytes:

@@ -18,6 +18,7 @@ from .answers import compose, last_user_text, prompt_tokens
 from .embeddings import embeddings_response, normalise_inputs
 from .faults import STALL_LIMIT, Fault, FaultSlot
 from .openai_format import dumps
+from .provider_options import PromptCache, Search, marker_problem, read_search
 from .providers import ProviderSpec
 from .stats import ProviderStats
 
@@ -73,6 +74,7 @@ class ProviderApp:
         self.transport_for: Callable[[dict], asyncio.Transport | None] = lambda scope: None
         self._prefix = spec.prefix
         self._anthropic = spec.wire == "anthropic"
+        self.prompt_cache = PromptCache()
         routes: dict[tuple[str, str], Handler] = {("GET", "/models"): self._models}
         if self._anthropic:
             routes[("POST", "/messages")] = self._messages
@@ -256,14 +258,18 @@ class ProviderApp:
 
     def _auth_error(self, req: Request) -> Reply | None:
         if self._anthropic:
-            if not req.headers.get("x-api-key", "").strip():
+            key = req.headers.get("x-api-key", "").strip()
+            if not key:
                 return self._error(401, "x-api-key header is required")
             if not req.headers.get("anthropic-version", "").strip():
                 return self._error(400, "anthropic-version: header is required")
-            return None
-        scheme, _, key = req.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            return self._error(401, openai_format.missing_key_message(self.name))
+        else:
+            scheme, _, key = req.headers.get("authorization", "").partition(" ")
+            key = key.strip()
+            if scheme.lower() != "bearer" or not key:
+                return self._error(401, openai_format.missing_key_message(self.name))
+        if not self.stats.used_key(key):
+            return self._error(401, "Incorrect API key provided: this key was revoked.")
         return None
 
     def _body_error(self, req: Request, *required: str) -> Reply | None:
@@ -293,6 +299,11 @@ class ProviderApp:
         messages = p["messages"]
         if not isinstance(messages, list):
             return self._error(400, "messages: Input should be a valid list")
+        if (problem := marker_problem(messages)) is not None:
+            return self._error(400, problem)
+        search = read_search(p) if self.spec.searches else Search()
+        if isinstance(search, str):
+            return self._error(400, search)
         max_tokens = p.get("max_completion_tokens", p.get("max_tokens"))
         answer = compose(self.name, model, messages, max_tokens)
         prompt = prompt_tokens(messages)
@@ -300,12 +311,12 @@ class ProviderApp:
         if req.streaming:
             opts = p.get("stream_options")
             include_usage = isinstance(opts, dict) and opts.get("include_usage") is True
-            events = openai_format.stream_events(self.name, model, answer, prompt, query, include_usage)
+            events = openai_format.stream_events(self.name, model, answer, prompt, query, include_usage, search)
             return Reply(
                 200, events=events, headers=[(b"x-request-id", openai_format.new_id(self.name).encode())],
                 preamble=[openai_format.role_event(self.name, model)],
             )
-        body = openai_format.chat_completion(self.name, model, answer, prompt, query)
+        body = openai_format.chat_completion(self.name, model, answer, prompt, query, search)
         return self._json(200, body, [(b"x-request-id", body["id"].encode())])
 
     async def _messages(self, req: Request) -> Reply:
@@ -319,13 +330,15 @@ class ProviderApp:
             return self._error(400, "messages: Input should be a valid list")
         model = str(p["model"])
         answer = compose(self.name, model, p["messages"], max_tokens)
-        prompt = prompt_tokens(p["messages"], p.get("system"))
+        cache = self.prompt_cache.account(model, p.get("system"), p["messages"])
+        if isinstance(cache, str):
+            return self._error(400, cache)
         headers = [(b"request-id", anthropic_format.new_request_id().encode())]
         if req.streaming:
-            events, first_delta = anthropic_format.stream_events(model, answer, prompt)
+            events, first_delta = anthropic_format.stream_events(model, answer, cache)
             return Reply(200, events=events, cut_after=first_delta + 1, headers=headers,
                          preamble=events[:first_delta])
-        return self._json(200, anthropic_format.message(model, answer, prompt), headers)
+        return self._json(200, anthropic_format.message(model, answer, cache), headers)
 
     async def _embeddings(self, req: Request) -> Reply:
         if (err := self._auth_error(req) or self._body_error(req, "model", "input")) is not None:

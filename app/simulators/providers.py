@@ -24,6 +24,8 @@ class ProviderSpec:
     models: tuple[str, ...]
     # model id -> native embedding dimension; empty means the provider has no /embeddings.
     embedding_models: dict[str, int] = field(default_factory=dict)
+    searches: bool = False
+    """Speaks Perplexity's search options (``app.simulators.provider_options``)."""
 
     @property
     def prefix(self) -> str:
@@ -97,7 +99,8 @@ PROVIDERS: dict[str, ProviderSpec] = {
             },
         ),
         ProviderSpec(
-            "perplexity", "openai", ("sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research")
+            "perplexity", "openai", ("sonar", "sonar-pro", "sonar-reasoning-pro", "sonar-deep-research"),
+            searches=True,
         ),
     )
 }

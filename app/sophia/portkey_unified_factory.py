@@ -16,8 +16,7 @@ from typing import Any
 
 from app.agents.base import Agent, AgentFactoryBase, check_max_tokens, check_text
 from app.agents.memory import remember_insight
-from app.agents.prompts import sophia_prompt
-from app.agents.results import BusinessInsight, ExecutionResult, parse_insight
+from app.agents.results import INSIGHT_OUTPUT, BusinessInsight, ExecutionResult, parse_insight
 from app.core.errors import InvalidRequestError
 from app.runtime import FactorySlot
 
@@ -28,7 +27,8 @@ MAX_CONTEXT = 50_000
 
 
 class BusinessAgentRole(str, Enum):
-    """The roles of Sophia agents; each has its own prompt and provider chain."""
+    """The spec's roles of Sophia agents; each has its own prompt and provider chain (in the built-in
+    routing file). Roles the routing file adds (``sophia/pricing_analyst``...) are used by name."""
 
     MARKET_ANALYST = "market_analyst"
     SALES_STRATEGIST = "sales_strategist"
@@ -41,16 +41,15 @@ class SophiaFactory(AgentFactoryBase):
 
     domain = "sophia"
     role_enum = BusinessAgentRole
-
-    def system_prompt(self, role: str, name: str, focus: str) -> str:
-        """The Sophia prompt of ``role`` for an agent named ``name`` in ``focus`` (its business domain)."""
-        return sophia_prompt(role, name, focus)
+    default_output = INSIGHT_OUTPUT
 
     async def create_business_agent(self, name: str, role: BusinessAgentRole | str,
                                     business_domain: str = "general") -> Agent:
-        """Register a Sophia agent (or return the one of that name).
+        """Register a Sophia agent (or return the one of that name); ``role`` is a ``BusinessAgentRole``
+        or the name of a Sophia role of the routing file (``"pricing_analyst"``).
 
-        Raises ``InvalidRequestError`` for an unknown role or a name taken by another role.
+        Raises ``InvalidRequestError`` for an unknown role (listing the known ones) or a name taken by
+        another role.
         """
         return await self._create(name, role, business_domain, "business_domain")  # into sophia_knowledge
 
@@ -83,7 +82,7 @@ class SophiaFactory(AgentFactoryBase):
         execution, completion = await self._execute(agent, messages, max_tokens, query=query, **params)
         web = [str(c) for c in (completion.model_extra or {}).get("citations") or []]
         insight = parse_insight(execution, [*web, *execution.citations])
-        if self.memory is not None:
+        if self.memory is not None and not execution.cached:  # a cached insight is already recorded
             await remember_insight(self.memory, agent, query, insight)  # into sophia_knowledge
         return insight
 

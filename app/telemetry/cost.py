@@ -9,6 +9,11 @@ from app.core.pricing import cost_usd
 
 
 @lru_cache(maxsize=4096)
-def call_cost(provider: str, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """``cost_usd`` of a call, remembered for the next observer of the same call; None when unpriced."""
-    return cost_usd(provider, model, prompt_tokens, completion_tokens)
+def call_cost(provider: str, model: str, prompt_tokens: int, completion_tokens: int, cache_read_tokens: int = 0,
+              cache_write_tokens: int = 0) -> float | None:
+    """``cost_usd`` of a call, remembered for the next observer of the same call; None when unpriced.
+
+    ``prompt_tokens`` leaves out the prompt-cache tokens, as the gateway reports Anthropic's usage.
+    """
+    return cost_usd(provider, model, prompt_tokens + cache_read_tokens + cache_write_tokens, completion_tokens,
+                    cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens)

@@ -116,3 +116,86 @@ async def test_a_long_trace_id_does_not_lose_the_batch(store, e2e_env, simulator
         await manager.aclose()
     traces = [row["trace_id"] for row in await store.rows_since(time.time() - 60)]
     assert traces == ["t" * 64, "short-trace"]
+
+
+async def test_route_variant_complexity_and_feedback_are_recorded(store, e2e_env, tmp_path):
+    from app.analytics.experiments import experiment_report
+    from tests.unit.test_routing_file import EXAMPLE
+
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(EXAMPLE)
+    manager = PortkeyManager(make_settings(e2e_env, memory_enabled=False, sophia_data_dir=str(tmp_path),
+                                           sophia_routing_file=str(routing), cache_ttl=0))
+    manager.observers.add(store.observe)
+    manager.feedback_observers.add(store.observe_feedback)
+    try:
+        answers = [await manager.acreate_completion(route="support_ab", metadata={"user_id": f"u{i}"},
+                                                    messages=[{"role": "user", "content": f"hi {i}"}])
+                   for i in range(12)]
+        for answer in answers:
+            manager.feedback(answer.routing.trace_id, 0.2)
+        manager.feedback(answers[0].routing.trace_id, 0.9, "changed my mind")  # the latest score counts
+        await manager.acreate_completion(route="smart", messages=[{"role": "user", "content": "What is 2+2?"}])
+        await store.flush()
+    finally:
+        await manager.aclose()
+    rows = await store.rows_since(time.time() - 60)
+    assert [(r["route"], r["variant"]) for r in rows[:12]] == [("support_ab", a.routing.variant) for a in answers]
+    assert (rows[-1]["route"], rows[-1]["variant"], rows[-1]["complexity"]) == ("smart", None, "simple")
+    report = await experiment_report(store, "support_ab", time.time() - 60, ("openai/gpt-4o-mini",))
+    assert sum(v.requests for v in report.variants) == 12 and sum(v.feedback for v in report.variants) == 12
+    scores = {r["trace_id"]: r["score"] for r in await store.experiment_rows(time.time() - 60, route="support_ab")}
+    assert scores[answers[0].routing.trace_id] == 0.9 and scores[answers[1].routing.trace_id] == 0.2
+
+
+def _previous_version_table(metadata, prefix):
+    """The requests table as the version before routing policies created it."""
+    from sqlalchemy import Boolean, Column, Float, Integer, String, Table
+
+    return Table(
+        f"{prefix}requests", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True), Column("ts", Float, nullable=False, index=True),
+        Column("kind", String(16), nullable=False), Column("trace_id", String(64), nullable=False),
+        Column("domain", String(32)), Column("agent_id", String(64)), Column("role", String(64)),
+        Column("requested", String(200), nullable=False), Column("requested_provider", String(32), nullable=False),
+        Column("provider", String(32)), Column("model", String(200)), Column("served_index", Integer),
+        Column("fallback_used", Boolean, nullable=False), Column("latency_ms", Float, nullable=False),
+        Column("prompt_tokens", Integer, nullable=False), Column("completion_tokens", Integer, nullable=False),
+        Column("cost_usd", Float), Column("cache_status", String(16)), Column("error_class", String(64)),
+        Column("attempts", String(2000), nullable=False),
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_table_of_the_previous_version_gains_the_new_columns(backend, tmp_path, e2e_env):
+    from sqlalchemy import MetaData, insert
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/old.db" if backend == "sqlite" else await _postgres_url()
+    prefix = f"m{uuid.uuid4().hex[:10]}_"
+    metadata = MetaData()
+    old = _previous_version_table(metadata, prefix)
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(insert(old), {"ts": time.time(), "kind": "chat", "trace_id": "old-trace",
+                                         "requested": "groq/x", "requested_provider": "groq", "provider": "groq",
+                                         "fallback_used": False, "latency_ms": 5.0, "prompt_tokens": 1,
+                                         "completion_tokens": 2, "attempts": "[]"})
+    await engine.dispose()
+    store = await AnalyticsStore(url, table_prefix=prefix).start()
+    manager = PortkeyManager(make_settings(e2e_env, memory_enabled=False, sophia_data_dir=str(tmp_path)))
+    manager.observers.add(store.observe)
+    try:
+        await manager.acreate_completion(provider="groq", cache=False, messages=[{"role": "user", "content": "new"}])
+        await store.flush()
+        rows = await store.rows_since(time.time() - 60)
+        assert (rows[0]["trace_id"], rows[0]["route"]) == ("old-trace", None)  # old rows read as NULL
+        assert len(rows) == 2 and rows[1]["provider"] == "groq"
+        await store.aclose()
+        store = await AnalyticsStore(url, table_prefix=prefix).start()  # a second start finds nothing to add
+        assert await store.count() == 2
+    finally:
+        await manager.aclose()
+        await store.drop_table()
+        await store.aclose()

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.e2e
 
 
 def _env(tmp_path, e2e_env: dict[str, str] | None = None) -> dict[str, str]:
-    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MAX_RETRIES": "0", "MEMORY_ENABLED": "false",
+    # PYTHONPATH passes through: run from a source tree (a worktree), the CLI must run that tree's code.
+    inherited = {k: os.environ[k] for k in ("PATH", "PYTHONPATH") if k in os.environ}
+    return {**inherited, "HOME": str(tmp_path), "MAX_RETRIES": "0", "MEMORY_ENABLED": "false",
             "SOPHIA_DATA_DIR": str(tmp_path / "data"), **(e2e_env or {})}
 
 

@@ -1,14 +1,15 @@
 import pytest
 
 from app.agents.base import agent_id
-from app.agents.prompts import artemis_prompt, sophia_prompt
 from app.agents.results import ExecutionResult, parse_insight
 from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
 from app.core.errors import ConfigurationError, InvalidRequestError
 from app.core.manager import PortkeyManager
-from app.core.role_chains import ROLE_CHAINS
 from app.core.settings import load_settings
+from app.routing import load_policy
 from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
+
+BUILTIN = load_policy(load_settings(_env_file=None))
 
 SPEC_TABLE = {
     "artemis/code_reviewer": ["openai", "anthropic", "deepseek"],
@@ -21,19 +22,24 @@ SPEC_PRIMARIES = {"sophia/market_analyst": "perplexity", "sophia/sales_strategis
 
 
 def test_role_chains_match_the_spec_tables():
+    assert list(BUILTIN.roles) == [*SPEC_TABLE, *SPEC_PRIMARIES]  # the spec's eight roles, nothing else
     for role, providers in SPEC_TABLE.items():
-        assert [e.partition("/")[0] for e in ROLE_CHAINS[role]] == providers
+        assert [e.partition("/")[0] for e in BUILTIN.role(role).strategy.targets] == providers
     for role, primary in SPEC_PRIMARIES.items():
-        chain = [e.partition("/")[0] for e in ROLE_CHAINS[role]]
+        chain = [e.partition("/")[0] for e in BUILTIN.role(role).strategy.targets]
         assert chain[0] == primary and len(set(chain)) == 3  # every Sophia role has two fallbacks
 
 
 def test_prompts_are_written_for_each_role():
-    assert "CWE" in artemis_prompt("security_auditor", "S", "vulnerability_detection")
-    assert "vulnerability detection" in artemis_prompt("security_auditor", "S", "vulnerability_detection")
-    assert "line" in artemis_prompt("code_reviewer", "R", "python")
-    market = sophia_prompt("market_analyst", "M", "technology")
-    assert "sources" in market and "technology" in market and "JSON" in market
+    auditor = BUILTIN.role("artemis/security_auditor").prompt_for("S", "vulnerability_detection")
+    assert auditor.startswith("You are S, an application security auditor specialising in vulnerability "
+                              "detection. Audit what you are given and list each finding as: title; CWE id")
+    assert "line" in BUILTIN.role("artemis/code_reviewer").prompt_for("R", "python")
+    market = BUILTIN.role("sophia/market_analyst").prompt_for("M", "technology")
+    assert market.endswith('Answer in JSON only, with the keys: "summary" (2-4 sentences), "key_points" (list of '
+                           'strings), "recommendations" (list of strings), "confidence" (number from 0 to 1), '
+                           '"sources" (list of URLs or publications).')
+    assert "technology" in market
 
 
 def factories():
@@ -77,7 +83,9 @@ async def test_bad_input_fails_before_any_network_call(call, error):
 
 def test_role_chain_overrides_are_validated():
     with pytest.raises(ConfigurationError, match="ROLE_CHAINS"):
-        load_settings(_env_file=None, role_chains={"artemis/wizard": ["openai"]})
+        load_settings(_env_file=None, role_chains={"wizards/merlin": ["openai"]})
+    with pytest.raises(ConfigurationError, match="ROLE_CHAINS names unknown role 'artemis/wizard'"):
+        PortkeyManager(load_settings(_env_file=None, role_chains={"artemis/wizard": ["openai"]}))
     s = load_settings(_env_file=None, role_chains={"artemis/code_reviewer": ["groq/llama-3.1-8b-instant"]})
     assert ArtemisFactory(PortkeyManager(s)).role_chain("code_reviewer") == ("groq/llama-3.1-8b-instant",)
 

@@ -23,8 +23,9 @@ def chain():
 
 
 def test_served_index_parses_gateway_header():
-    assert served_index({"x-portkey-last-used-option-index": "config.targets[2]"}) == 2
-    assert served_index({}) is None
+    assert served_index({"x-portkey-last-used-option-index": "config.targets[2]"}, chain()) == 2
+    assert served_index({"x-portkey-last-used-option-index": "config.targets[7]"}, chain()) is None
+    assert served_index({}, chain()) is None
 
 
 def test_attempts_map_entries_to_targets_by_origin_and_model():

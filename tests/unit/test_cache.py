@@ -17,6 +17,7 @@ from app.cache.semantic import SemanticIndex
 from app.core.errors import ConfigurationError
 from app.core.results import ChatCompletion, ChatCompletionChunk, Usage
 from app.core.settings import load_settings
+from app.routing import load_policy
 
 CHAIN = [("openai", "gpt-4o"), ("anthropic", "claude-sonnet-4-5")]
 MESSAGES = [{"role": "user", "content": "Hello"}]
@@ -211,7 +212,10 @@ def test_cache_settings():
             settings.semantic_cache_threshold, settings.semantic_cache_roles) == (3600, 10_000, False, 0.95, [])
     assert load_settings(_env_file=None, semantic_cache_roles=["sophia/market_analyst"]).semantic_cache_roles
     with pytest.raises(ConfigurationError) as caught:
-        load_settings(_env_file=None, semantic_cache_roles=["sophia/nobody"])
+        load_settings(_env_file=None, semantic_cache_roles=["nobody"])
+    assert caught.value.env_vars == ("SEMANTIC_CACHE_ROLES",)
+    with pytest.raises(ConfigurationError) as caught:  # whether the role exists, the routing policy knows
+        load_policy(load_settings(_env_file=None, semantic_cache_roles=["sophia/nobody"]))
     assert caught.value.env_vars == ("SEMANTIC_CACHE_ROLES",)
     with pytest.raises(ConfigurationError) as caught:
         load_settings(_env_file=None, semantic_cache_threshold=1.5)

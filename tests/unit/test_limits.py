@@ -82,6 +82,10 @@ async def test_a_store_that_is_down_lets_calls_through_unless_told_otherwise(fai
 
 def test_unknown_roles_in_role_limits_are_refused_at_start():
     from app.core.errors import ConfigurationError
+    from app.routing import load_policy
 
     with pytest.raises(ConfigurationError, match="ROLE_LIMITS"):
-        load_settings(_env_file=None, role_limits={"sophia/nobody": {"requests_per_minute": 1}})
+        load_settings(_env_file=None, role_limits={"nobody": {"requests_per_minute": 1}})
+    # whether a role exists, the routing policy knows (its file may add roles); it is loaded at start
+    with pytest.raises(ConfigurationError, match="ROLE_LIMITS names unknown role"):
+        load_policy(load_settings(_env_file=None, role_limits={"sophia/nobody": {"requests_per_minute": 1}}))

@@ -10,6 +10,7 @@ from app.core import errors as e
 from app.core.model_names import list_models, resolve_model
 from app.core.results import Attempt
 from app.core.settings import load_settings
+from app.routing import load_policy
 from app.service.config import ServiceConfig, is_loopback
 from app.service.errors import describe, error_body
 from app.service.security import Authenticator, BodyLimitMiddleware, Unauthorized
@@ -19,34 +20,60 @@ def _settings(**kw):
     return load_settings(_env_file=None, **kw)
 
 
+POLICY = load_policy(_settings())
+
+
 def test_provider_models_split_on_the_first_slash_only():
-    route = resolve_model("together/meta-llama/Llama-3.3-70B-Instruct-Turbo", _settings())
-    assert route.provider == "together/meta-llama/Llama-3.3-70B-Instruct-Turbo" and route.fallbacks is None
-    assert resolve_model("groq", _settings()).provider == "groq"
+    route = resolve_model("together/meta-llama/Llama-3.3-70B-Instruct-Turbo", POLICY)
+    assert route.call() == {"provider": "together/meta-llama/Llama-3.3-70B-Instruct-Turbo", "fallbacks": None}
+    assert resolve_model("groq", POLICY).call() == {"provider": "groq", "fallbacks": None}
+    assert resolve_model("groq", POLICY).call(["mistral"]) == {"provider": "groq", "fallbacks": ["mistral"]}
 
 
-def test_role_models_use_the_role_chain_and_its_overrides():
-    route = resolve_model("artemis/Code_Reviewer", _settings())
-    assert (route.provider, route.fallbacks) == ("openai/gpt-4o", ["anthropic/claude-sonnet-4-5",
-                                                                    "deepseek/deepseek-chat"])
+def test_role_models_use_the_roles_strategy():
+    route = resolve_model("artemis/Code_Reviewer", POLICY)
+    assert route.call() == {"role": "artemis/code_reviewer"}
     assert route.metadata == {"domain": "artemis", "role": "code_reviewer"}
-    custom = resolve_model("sophia/market_analyst", _settings(role_chains={"sophia/market_analyst": ["groq"]}))
-    assert (custom.provider, custom.fallbacks) == ("groq", [])
+    with pytest.raises(e.InvalidRequestError, match="fallbacks applies to a provider model"):
+        route.call(["groq"])
+
+
+def test_bare_model_names_go_to_the_provider_that_serves_them():
+    none = _settings()
+    assert resolve_model("gpt-4o", POLICY, none).provider == "openai/gpt-4o"
+    assert resolve_model("claude-sonnet-4-5", POLICY, none).provider == "anthropic/claude-sonnet-4-5"
+    assert resolve_model("llama-3.3-70b-versatile", POLICY, none).provider == "groq/llama-3.3-70b-versatile"
+    assert resolve_model("meta-llama/Llama-3.3-70B-Instruct-Turbo", POLICY, none).provider == (
+        "together/meta-llama/Llama-3.3-70B-Instruct-Turbo")
+    assert resolve_model("gpt-4o", POLICY, none).call() == {"provider": "openai/gpt-4o", "fallbacks": None}, (
+        "the provider's usual fallbacks follow")
+    # Served by two providers (the price tables list it for both): the configured one wins...
+    groq_only = _settings(groq_api_key="gsk_0123456789abcdef0123")
+    assert resolve_model("mixtral-8x7b-32768", POLICY, groq_only).provider == "groq/mixtral-8x7b-32768"
+    # ...and with both configured (or neither) the error lists the choices.
+    both = _settings(groq_api_key="gsk_0123456789abcdef0123", mistral_api_key="mistral0123456789abcdef0123")
+    for settings in (both, none):
+        with pytest.raises(e.InvalidRequestError, match="'groq/mixtral-8x7b-32768' or 'mistral/mixtral-8x7b-32768'"):
+            resolve_model("mixtral-8x7b-32768", POLICY, settings)
 
 
 def test_unknown_models_are_typed_errors():
+    with pytest.raises(e.UnknownModelError, match="unknown model 'no-such-model-42'"):
+        resolve_model("no-such-model-42", POLICY, _settings())
     with pytest.raises(e.UnknownProviderError):
-        resolve_model("gpt-4o", _settings())
-    with pytest.raises(e.InvalidRequestError, match="artemis roles"):
-        resolve_model("artemis/chef", _settings())
+        resolve_model("gpt-4o", POLICY)  # without settings, no bare names
+    with pytest.raises(e.InvalidRequestError, match="artemis roles: code_reviewer, security_auditor"):
+        resolve_model("artemis/chef", POLICY)
+    with pytest.raises(e.InvalidRequestError, match="unknown route 'nope'"):
+        resolve_model("route/nope", POLICY)
     with pytest.raises(e.InvalidRequestError):
-        resolve_model("", _settings())
+        resolve_model("", POLICY)
 
 
 def test_model_list_marks_what_can_be_served():
     from app.core.routing import Router
 
-    models = {m["id"]: m for m in list_models(Router(_settings(groq_api_key="gsk_0123456789abcdef0123")))}
+    models = {m["id"]: m for m in list_models(Router(_settings(groq_api_key="gsk_0123456789abcdef0123")), POLICY)}
     assert models["groq/llama-3.3-70b-versatile"]["available"]
     assert not models["openai/gpt-4o"]["available"]
     assert models["artemis/vulnerability_scanner"]["available"] and not models["artemis/code_reviewer"]["available"]
@@ -55,6 +82,7 @@ def test_model_list_marks_what_can_be_served():
 @pytest.mark.parametrize(("exc", "status", "code"), [
     (e.InvalidRequestError("bad"), 400, "invalid_request"),
     (e.UnknownProviderError("x", known=["groq"]), 404, "model_not_found"),
+    (e.UnknownModelError("x", known=["groq"]), 404, "model_not_found"),
     (e.ProviderNotConfiguredError(["groq"], ["GROQ_API_KEY"]), 503, "provider_not_configured"),
     (e.GatewayUnavailableError("http://127.0.0.1:1/v1", "refused"), 503, "gateway_unavailable"),
     (e.GatewayTimeoutError("http://127.0.0.1:1/v1", 60), 504, "gateway_timeout"),
