@@ -21,7 +21,7 @@ from app.service.state import StateDep
 from app.vectors.base import Point, VectorStore
 
 
-def _loopback_only(request: Request) -> None:
+async def _loopback_only(request: Request) -> None:
     if request.client is None or not is_loopback(request.client.host):
         raise HTTPException(403, "the vector-store routes serve processes on this machine only")
 

@@ -194,15 +194,18 @@ def test_request_dependencies_run_on_the_event_loop():
 
     from fastapi.routing import APIRoute
 
-    from app.service import agent_routes, document_routes, openai_routes, ops_routes
+    import importlib
+    import pkgutil
+
+    import app.service
 
     def calls(dependant):
         for dependency in dependant.dependencies:
             yield dependency.call
             yield from calls(dependency)
 
-    routes = [r for m in (openai_routes, agent_routes, document_routes, ops_routes) for r in m.router.routes
-              if isinstance(r, APIRoute)]
+    modules = [importlib.import_module(f"app.service.{m.name}") for m in pkgutil.iter_modules(app.service.__path__)]
+    routes = [r for m in modules if hasattr(m, "router") for r in m.router.routes if isinstance(r, APIRoute)]
     names = {c.__name__ for r in routes for c in calls(r.dependant)}
     assert {"rate_limited", "authenticated", "_get_state"} <= names
     sync = {f"{r.path}: {c.__name__}" for r in routes for c in calls(r.dependant) if not inspect.iscoroutinefunction(c)}
