@@ -21,6 +21,7 @@ from fastapi import FastAPI
 
 from app.analytics import AnalyticsStore
 from app.artemis.portkey_unified_factory import ArtemisFactory
+from app.core.pricing import load_price_tables
 from app.core.settings import get_settings
 from app.routing import reload_on_sighup, watch
 from app.runtime import build_runtime
@@ -34,6 +35,7 @@ from app.service import (
     routing_routes,
     vector_routes,
 )
+from app.service.collector import settle_after_start_up
 from app.service.config import ServiceConfig
 from app.service.operations import Operations
 from app.service.security import Authenticator, BodyLimitMiddleware, RateLimiter
@@ -83,6 +85,9 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
                                                     name="routing-file-watch"))
         state.operations = Operations.start(settings, runtime)
         app.state.sophia = state
+        load_price_tables()  # every answer is priced: built before the first one, and settled with the rest
+        if config.settle_collector:
+            settle_after_start_up()  # what start-up built lives as long as the service: out of the collector's way
         try:
             with reload_on_sighup(manager.policies, asyncio.get_running_loop()):
                 yield

@@ -30,6 +30,9 @@ class ServiceConfig:
     max_body_bytes: int = 1_000_000
     require_auth: bool = False
     """Every request needs a bearer token: always when keys are set or the bind is not loopback."""
+    settle_collector: bool = False
+    """The process is the service's own (``sophia serve``): Python's collector is settled after start-up
+    (``app.service.collector``). Off for an app built inside another process (tests, embedding)."""
     sandboxed: tuple[str, ...] = ()
     """Providers answered by simulators (shown as a SANDBOX banner on the dashboard)."""
     control_url: str | None = None

@@ -64,7 +64,7 @@ def worker_app() -> Any:
 
     settings = load_settings()
     sandboxed = tuple(json.loads(os.environ.get(SANDBOXED_ENV, "[]")))
-    return create_app(settings, ServiceConfig.from_settings(settings, sandboxed=sandboxed))
+    return create_app(settings, ServiceConfig.from_settings(settings, sandboxed=sandboxed, settle_collector=True))
 
 
 def check_port_free(host: str, port: int, data_dir: str) -> None:
@@ -116,7 +116,7 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
     try:
         settings = load_settings()
         retries: dict[str, Any] = {}
-        overrides: dict[str, Any] = {}
+        overrides: dict[str, Any] = {"settle_collector": True}  # this process is the service's own
         if host:
             overrides["host"] = host
         if port:

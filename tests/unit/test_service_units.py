@@ -190,12 +190,11 @@ def test_moving_window_allows_the_limit_per_window_and_forgets_quiet_callers():
 
 def test_request_dependencies_run_on_the_event_loop():
     # FastAPI runs a plain-function dependency on a worker thread: a thread hop on every request.
+    import importlib
     import inspect
+    import pkgutil
 
     from fastapi.routing import APIRoute
-
-    import importlib
-    import pkgutil
 
     import app.service
 
@@ -210,3 +209,22 @@ def test_request_dependencies_run_on_the_event_loop():
     assert {"rate_limited", "authenticated", "_get_state"} <= names
     sync = {f"{r.path}: {c.__name__}" for r in routes for c in calls(r.dependant) if not inspect.iscoroutinefunction(c)}
     assert not sync
+
+
+def test_settling_the_collector_freezes_start_up_and_collects_the_young_less_often():
+    # In a child process: freezing and thresholds are the whole process's, not this test session's.
+    import subprocess
+    import sys
+
+    code = ("import gc; from app.service.collector import settle_after_start_up, YOUNG_THRESHOLD; "
+            "before = len(gc.get_objects()); frozen = settle_after_start_up(); "
+            "assert frozen > before / 2 and len(gc.get_objects()) < before / 10, (before, frozen); "
+            "assert gc.get_threshold()[0] == YOUNG_THRESHOLD")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_only_the_service_s_own_process_settles_the_collector():
+    from app.service.config import ServiceConfig
+
+    assert not ServiceConfig().settle_collector  # an app built in a test or another program leaves gc alone
