@@ -10,11 +10,14 @@ from typing import Any
 
 
 class ProviderStats:
-    """What one provider has been asked: requests per path and the last request (header names only)."""
+    """What one provider has been asked: requests per path, the last request (header names only), and
+    how many requests are in flight (received, not yet answered or abandoned)."""
 
-    __slots__ = ("last_body", "last_headers", "last_path", "requests", "total")
+    __slots__ = ("in_flight", "last_body", "last_headers", "last_path", "requests", "total")
 
     def __init__(self) -> None:
+        self.in_flight = 0
+        """Requests being served now (not reset with the stats: they are still open)."""
         self.reset()
 
     def reset(self) -> None:
@@ -38,6 +41,7 @@ class ProviderStats:
         return {
             "requests": dict(self.requests),
             "total": self.total,
+            "in_flight": self.in_flight,
             "faults_applied": faults_applied,
             "last_path": self.last_path,
             "last_headers": list(self.last_headers),
