@@ -104,18 +104,19 @@ def instance_of(schema: Any, tag: str, root: dict[str, Any] | None = None, name:
         for part in ref[2:].split("/"):
             target = target.get(part, {}) if isinstance(target, dict) else {}
         return instance_of(target, tag, root, name, depth + 1)
-    if schema.get("examples"):
-        return schema["examples"][0]
-    if schema.get("default") is not None:
-        return schema["default"]
-    if "const" in schema:
-        return schema["const"]
+    for given in (schema.get("examples") or [None])[0], schema.get("default"), schema.get("const"):
+        if given is not None:
+            return given
     if schema.get("enum"):
         return schema["enum"][0]
     options = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
     if options:
         usable = [o for o in options if o.get("type") != "null"] or options
         return instance_of(usable[0], tag, root, name, depth + 1)
+    return _typed(schema, tag, root, name, depth)
+
+
+def _typed(schema: dict[str, Any], tag: str, root: dict[str, Any], name: str, depth: int) -> Any:
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)
@@ -126,10 +127,8 @@ def instance_of(schema: Any, tag: str, root: dict[str, Any] | None = None, name:
         return [instance_of(schema.get("items", {}), tag, root, name, depth + 1) for _ in range(count)]
     if kind in ("integer", "number"):
         return _number_within(schema, integer=kind == "integer")
-    if kind == "boolean":
-        return True
-    if kind == "null":
-        return None
+    if kind in ("boolean", "null"):
+        return True if kind == "boolean" else None
     text = f"{tag} {name}".ljust(int(schema.get("minLength", 0)), ".")
     return text[: int(schema["maxLength"])] if "maxLength" in schema else text
 
