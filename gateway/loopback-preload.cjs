@@ -1,4 +1,4 @@
-// Loaded with `node --require` before the Portkey gateway starts. Three jobs, none changes a response body:
+// Loaded with `node --require` before the Portkey gateway starts. Its jobs (none changes a response body):
 //  1. The gateway has no host flag and binds every interface; force every listen() onto loopback
 //     (SOPHIA_GATEWAY_HOST, default 127.0.0.1) so provider keys sent in configs never leave the machine.
 //  2. The gateway only reports which target finally served (x-portkey-last-used-option-index). To give
@@ -13,7 +13,11 @@
 //     answers 500 without falling back (as for an unreadable body), the attempt is reported with
 //     `"e": "stalled"`, and our client goes on with the rest of the chain. Streams are left alone:
 //     the gateway passes them on, and our client bounds them itself.
-//  4. Stop cleanly on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (2 s at most), exit 0.
+//  4. A caller that hangs up ends the call: the gateway goes on with a request whose client has gone (it
+//     keeps waiting on the provider, then retries and falls back to the next target, paying for answers
+//     nobody reads). When the response closes before it was sent, the upstream fetch in flight is aborted
+//     and no further one starts (retries and fallbacks fail at once, without a network call).
+//  5. Stop cleanly on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (2 s at most), exit 0.
 'use strict';
 const net = require('node:net');
 const http = require('node:http');
@@ -44,7 +48,11 @@ http.Server.prototype.emit = function emit(event, req, res, ...rest) {
     const attempts = [];
     res.__sophiaAttempts = attempts;
     const bodyTimeoutMs = Number(req.headers['x-sophia-body-timeout-ms']) || 0;
-    return requestStore.run({ attempts, bodyTimeoutMs },
+    const hangup = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) hangup.abort();
+    });
+    return requestStore.run({ attempts, bodyTimeoutMs, hangup: hangup.signal },
       () => originalEmit.call(this, event, req, res, ...rest));
   }
   return originalEmit.call(this, event, req, res, ...rest);
@@ -105,10 +113,10 @@ globalThis.fetch = async function fetch(input, init) {
   context.attempts.push(entry);
   const bounded = context.bodyTimeoutMs > 0 && !/"stream"\s*:\s*true/.test(body);
   const controller = new AbortController();
-  if (bounded) {
-    const signals = init && init.signal ? [init.signal, controller.signal] : [controller.signal];
-    init = { ...init, signal: AbortSignal.any(signals) };
-  }
+  // Once the caller has hung up this signal is aborted, so every later fetch (a retry, a fallback) fails
+  // at once without a network call.
+  const signals = [context.hangup, ...(bounded ? [controller.signal] : []), ...(init && init.signal ? [init.signal] : [])];
+  init = { ...init, signal: AbortSignal.any(signals) };
   try {
     const response = await originalFetch(input, init);
     entry.s = response.status;
