@@ -13,7 +13,7 @@ from app.sandbox import Sandbox
 def _row(table: Table, label: str, response: object) -> None:
     routing = response.routing  # type: ignore[attr-defined]
     table.add_row(
-        label, routing.provider, routing.model, "yes" if routing.fallback_used else "no",
+        label, routing.provider, escape(routing.model), "yes" if routing.fallback_used else "no",
         escape(summarize_attempts(routing.attempts)), f"{routing.latency_ms:.0f}",
         escape(response.choices[0].message.content[:70]),  # type: ignore[attr-defined]
     )
@@ -69,4 +69,4 @@ def run_demo(sandbox: Sandbox, console: Console) -> None:
     text = "".join(chunk.text for chunk in stream)
     console.print(table)
     served = f"{stream.routing.provider}/{stream.routing.model}" if stream.routing else "?"
-    console.print(f"[bold]stream[/] from {served}: {escape(repr(text))}")
+    console.print(f"[bold]stream[/] from {escape(served)}: {escape(repr(text))}")

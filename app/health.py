@@ -3,8 +3,10 @@
     {"status": "operational" | "degraded" | "down",
      "portkey_providers": {provider: bool}, "vector_databases": {store: bool}, "details": {...}}
 
-operational: every configured provider answered. degraded: some failed, but every role still has
-a healthy provider. down: the gateway is unreachable, or some role has no healthy provider left.
+operational: every configured provider answered and every configured store is up. degraded: some
+provider failed (every role still has a healthy one) or a configured store is down. down: the
+gateway is unreachable, or some role has no healthy provider left. ``details.reasons`` says why the
+status is not operational, one line per cause.
 Probe results are kept for ``ttl`` seconds so health can be polled without costing a call each time.
 Nothing in here raises: every failure becomes a false with a reason.
 """
@@ -130,23 +132,28 @@ class HealthChecker:
     async def report(self, role_chains: Mapping[str, tuple[str, ...]], force: bool = False) -> dict[str, Any]:
         """The health report: overall status, each provider, each role chain and each store.
 
-        ``operational`` when every configured provider answers, ``down`` when the gateway is unreachable,
-        nothing is configured or a role has no healthy provider, else ``degraded``. ``force`` skips the cache.
+        ``operational`` when every configured provider answers and every configured store is up, ``down``
+        when the gateway is unreachable, nothing is configured or a role has no healthy provider, else
+        ``degraded``; ``details.reasons`` lists the causes. ``force`` skips the cache.
         """
         (checks, gateway_down), stores, circuits = await asyncio.gather(
             self.providers(force), self.stores(), self.circuit_states(role_chains))
         configured = [n for n in PROVIDERS if self.manager.router.resolutions[n].configured]
-        roles = {}
+        roles: dict[str, dict[str, Any]] = {}
         for role, chain in role_chains.items():
             names = [entry.partition("/")[0] for entry in chain]
             healthy = [n for n in names if checks[n].ok]
             roles[role] = {"healthy": bool(healthy), "providers": names, "healthy_providers": healthy}
-        if gateway_down or not configured or not all(r["healthy"] for r in roles.values()):
-            status = "down"
-        elif all(checks[n].ok for n in configured):
-            status = "operational"
-        else:
-            status = "degraded"
+        down = [f"the gateway at {self.manager.gateway_url} is unreachable"] if gateway_down else []
+        if not configured:
+            down.append("no provider is configured (set a provider key, see sophia check)")
+        elif not gateway_down:
+            down += [f"role {role} has no healthy provider ({', '.join(r['providers'])})"
+                     for role, r in roles.items() if not r["healthy"]]
+        degraded = [f"{n}: {checks[n].reason}" for n in configured if not checks[n].ok]
+        degraded += [f"store {n}: {stores[n].reason}" for n, probe in self.store_probes.items()
+                     if probe is not None and not stores[n].ok]
+        status = "down" if down else "degraded" if degraded else "operational"
         return {
             "status": status,
             "portkey_providers": {n: c.ok for n, c in checks.items()},
@@ -157,6 +164,7 @@ class HealthChecker:
                 "vector_databases": {n: c.as_dict() for n, c in stores.items()},
                 "roles": roles,
                 "circuits": circuits,
+                "reasons": down + degraded,
                 "checked_at": datetime.now(UTC).isoformat(),
             },
         }

@@ -10,10 +10,15 @@ Everything below takes its collaborators as arguments; only this module (and the
 which calls ``build_runtime``) decides which ones. The Python API's ``get_portkey_manager()`` and the
 factories' getters use ``process_runtime()``: one runtime per process, built on first use from the
 environment and ``.env``, or from settings installed with ``use_settings``.
+
+Settings from the environment find the local service ``make run`` started (its runtime file in
+``SOPHIA_DATA_DIR``, see ``app.core.local_service``): when no provider is configured, the process
+uses that service's gateway and simulators, and says so (SANDBOX). A real key always wins.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,8 +26,11 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from app.agents.grounding import DocumentGrounding
 from app.cache import ResponseCache
+from app.core.keys import resolve_credential
+from app.core.local_service import LocalService, as_settings, find_local_service, sandbox_notice
 from app.core.manager import PortkeyManager
-from app.core.settings import Settings, get_settings
+from app.core.providers import PROVIDERS
+from app.core.settings import Settings, get_settings, load_settings
 from app.core.transport import Transport
 from app.embeddings import Embedder, build_embedder
 from app.health import HealthChecker
@@ -38,6 +46,7 @@ if TYPE_CHECKING:
     from app.documents.store import DocumentStore
 
 T = TypeVar("T")
+log = logging.getLogger("app.runtime")
 
 
 class _Factory(Protocol):
@@ -71,6 +80,23 @@ def _build_documents(settings: Settings, embedder: Embedder) -> DocumentStore:
     return build_document_store(settings, embedder)
 
 
+@dataclass(frozen=True)
+class EnvironmentSettings:
+    """Settings read from the environment and ``.env``, and what the local service added to them."""
+
+    settings: Settings
+    sandboxed: tuple[str, ...]
+    """Providers the local service's simulators answer for (empty: its sandbox is not used)."""
+    local_service: LocalService | None
+
+    @property
+    def notice(self) -> str | None:
+        """The one-line SANDBOX notice when the local service's simulators stand in; None otherwise."""
+        if not self.sandboxed or self.local_service is None:
+            return None
+        return sandbox_notice(self.local_service, self.sandboxed)
+
+
 @dataclass
 class Runtime:
     """The parts one process (or one service instance) runs on."""
@@ -86,6 +112,8 @@ class Runtime:
     health: HealthChecker
     _documents: _Once[DocumentStore] = field(repr=False)
     _grounding: _Once[DocumentGrounding | None] = field(init=False, repr=False)
+    environment: EnvironmentSettings | None = None
+    """Where the settings came from, when from the environment (None: handed in)."""
 
     def __post_init__(self) -> None:
         self._grounding = _Once(self._build_grounding)
@@ -106,6 +134,11 @@ class Runtime:
             return None
         return DocumentGrounding(self.documents, top_k=settings.documents_top_k,
                                  max_chars=settings.documents_max_chars, timeout=settings.documents_timeout)
+
+    @property
+    def sandbox_notice(self) -> str | None:
+        """The SANDBOX notice to show when this runtime uses the local service's simulators."""
+        return self.environment.notice if self.environment is not None else None
 
     def factory(self, cls: type[F]) -> F:
         """An agent factory of ``cls`` on this runtime's manager, memory, grounding and health checker."""
@@ -128,17 +161,40 @@ def _manager_and_embedder(settings: Settings, transport: Transport | None,
     return manager, cache.embedder
 
 
+def _any_provider_configured(settings: Settings) -> bool:
+    return any(resolve_credential(settings.provider(p), hosted=settings.hosted).configured
+               for p in PROVIDERS.values())
+
+
+def environment_settings() -> EnvironmentSettings:
+    """The environment's and ``.env``'s settings; pointed at the local service's sandbox when no
+    provider is configured (no key, no hosted Portkey key) and ``make run``'s service runs one."""
+    settings = get_settings()
+    service = find_local_service(settings.sophia_data_dir)
+    if service is None or service.sandbox is None or settings.hosted or _any_provider_configured(settings):
+        return EnvironmentSettings(settings, (), service)
+    # As in the service: a simulated fault should not back off 7 s, unless MAX_RETRIES says otherwise.
+    retries = {} if "max_retries" in settings.model_fields_set else {"max_retries": 1}
+    sandboxed = load_settings(**as_settings(service.sandbox.env), **retries)
+    return EnvironmentSettings(sandboxed, tuple(service.sandbox.simulators), service)
+
+
 def build_manager(settings: Settings | None = None, *, transport: Transport | None = None,
                   embedder: Embedder | None = None) -> PortkeyManager:
     """A manager with the cache the settings call for, its semantic part using ``embedder``
-    (default: the one ``EMBEDDINGS`` names)."""
-    return _manager_and_embedder(settings if settings is not None else get_settings(), transport, embedder)[0]
+    (default: the one ``EMBEDDINGS`` names); ``settings`` default to ``environment_settings()``'s."""
+    settings = settings if settings is not None else environment_settings().settings
+    return _manager_and_embedder(settings, transport, embedder)[0]
 
 
 def build_runtime(settings: Settings | None = None, *, transport: Transport | None = None,
                   embedder: Embedder | None = None) -> Runtime:
-    """Every part, built once and wired: see the module docstring."""
-    settings = settings if settings is not None else get_settings()
+    """Every part, built once and wired: see the module docstring. ``settings`` default to
+    ``environment_settings()``'s (the local service's sandbox when no provider is configured)."""
+    found = None
+    if settings is None:
+        found = environment_settings()
+        settings = found.settings
     manager, shared = _manager_and_embedder(settings, transport, embedder)
     vector_store = get_store(settings)
     memory = None
@@ -154,7 +210,7 @@ def build_runtime(settings: Settings | None = None, *, transport: Transport | No
     probes = {**store_probes(settings), "documents": documents_probe}
     return Runtime(settings=settings, manager=manager, embedder=shared, vector_store=vector_store,
                    memory=memory, health=HealthChecker(manager, probes, circuits=manager.circuits),
-                   _documents=documents)
+                   _documents=documents, environment=found)
 
 
 _lock = threading.Lock()
@@ -163,12 +219,15 @@ _settings: Settings | None = None
 
 
 def process_runtime() -> Runtime:
-    """The process's runtime, built on first use."""
+    """The process's runtime, built on first use (a SANDBOX notice is logged when it uses the local
+    service's simulators)."""
     global _runtime
     if _runtime is None:
         with _lock:
             if _runtime is None:
                 _runtime = build_runtime(_settings)
+                if _runtime.sandbox_notice:
+                    log.warning("%s", _runtime.sandbox_notice)
     return _runtime
 
 
@@ -199,4 +258,5 @@ class FactorySlot(Generic[F]):
             return self._built[1]
 
 
-__all__ = ["FactorySlot", "Runtime", "build_manager", "build_runtime", "process_runtime", "use_settings"]
+__all__ = ["EnvironmentSettings", "FactorySlot", "Runtime", "build_manager", "build_runtime", "environment_settings",
+           "process_runtime", "use_settings"]

@@ -6,15 +6,14 @@ Used by ``sophia sandbox``, ``make run`` and the tests. Every provider without a
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Self
 
 from app.core.keys import is_placeholder
+from app.core.local_service import SANDBOX_KEY, LocalSandbox, as_settings, simulated_env
 from app.core.providers import PROVIDERS
 from app.gateway import GatewayProcess
-
-SANDBOX_KEY = "sk-sandbox-{name}-not-a-real-key"
 
 
 def providers_with_keys(settings: Any) -> list[str]:
@@ -25,22 +24,6 @@ def providers_with_keys(settings: Any) -> list[str]:
         if key is not None and not is_placeholder(key):
             out.append(name)
     return out
-
-
-def simulated_env(gateway_url: str, base_urls: Mapping[str, str], real_keys: Collection[str] = ()) -> dict[str, str]:
-    """Variables that send each provider not in ``real_keys`` to its simulator."""
-    env = {"PORTKEY_BASE_URL": gateway_url}
-    for name, provider in PROVIDERS.items():
-        if name in real_keys:
-            continue  # a real key: this provider is called for real
-        env[provider.api_key_env] = SANDBOX_KEY.format(name=name)
-        env[provider.base_url_env] = base_urls[name]
-    return env
-
-
-def as_settings(env: Mapping[str, str]) -> dict[str, str]:
-    """Environment-style variables as settings field names (for ``load_settings(**...)``)."""
-    return {name.lower(): value for name, value in env.items()}
 
 
 class Sandbox:
@@ -87,6 +70,13 @@ class Sandbox:
         """The providers that simulators answer for (those without a real key)."""
         return [n for n, p in PROVIDERS.items() if p.base_url_env in self.env]
 
+    @property
+    def described(self) -> LocalSandbox:
+        """The sandbox as the service's runtime file records it (for other processes to use)."""
+        simulated = self.simulated
+        return LocalSandbox(gateway_url=self.gateway_url, control_url=self._sims.control_url,
+                            simulators={n: u for n, u in self._sims.base_urls.items() if n in simulated})
+
     def stop(self) -> None:
         """Stop the gateway and the simulators; safe to call twice."""
         self._gateway.stop()
@@ -99,3 +89,6 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+__all__ = ["SANDBOX_KEY", "Sandbox", "as_settings", "providers_with_keys", "simulated_env"]

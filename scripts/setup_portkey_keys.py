@@ -5,12 +5,11 @@ Same code as `sophia setup`; the logic lives in app/cli/setup_keys.py.
 """
 
 import sys
-from pathlib import Path
 
-# Run as `python scripts/setup_portkey_keys.py` from a checkout: make the `app` package importable.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.cli.setup_keys import main
+from project_python import use_project_python
 
 if __name__ == "__main__":
+    use_project_python(__file__)  # the project's .venv, whichever `python` was typed
+    from app.cli.setup_keys import main
+
     sys.exit(main())

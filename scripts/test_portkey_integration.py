@@ -5,12 +5,11 @@ Same code as `sophia check`; the logic lives in app/cli/integration_check.py.
 """
 
 import sys
-from pathlib import Path
 
-# Run as `python scripts/test_portkey_integration.py` from a checkout: make the `app` package importable.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.cli.integration_check import main
+from project_python import use_project_python
 
 if __name__ == "__main__":
+    use_project_python(__file__)  # the project's .venv, whichever `python` was typed
+    from app.cli.integration_check import main
+
     sys.exit(main())

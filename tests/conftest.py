@@ -58,7 +58,10 @@ for _var in list(os.environ):
 # Memory and document grounding are off unless a test turns them on (their tests build their own
 # stores): the model load and the recall/retrieve steps would otherwise slow every agent test, and
 # subprocesses (CLI, scripts) sharing this Qdrant folder with the test process could not open it.
+# The data folder too: a `make run` in the working directory (its runtime file, its analytics database)
+# must not change what the tests see.
 os.environ.setdefault("QDRANT_PATH", tempfile.mkdtemp(prefix="sophia-qdrant-"))
+os.environ.setdefault("SOPHIA_DATA_DIR", tempfile.mkdtemp(prefix="sophia-data-"))
 os.environ.setdefault("MEMORY_ENABLED", "false")
 os.environ.setdefault("DOCUMENTS_TOP_K", "0")
 

@@ -159,7 +159,13 @@ class AgentFactoryBase:
         """One call along the role's chain. ``query`` (default: the last user message) is what the
         call is about: a grounded role's agent gets the document chunks closest to it in its system
         prompt (and cites them in the result); with memory, its relevant memories follow, and the
-        exchange (the query and the answer) is remembered. Documents and memory never fail the call."""
+        exchange (the query and the answer) is remembered. Documents and memory never fail the call.
+
+        The response cache keys on the caller's request (the agent, its messages with their document
+        chunks, the parameters), as the spec's ``domain:agent_id:request_hash`` says, not on the prompt
+        memories changed: a repeated task is a hit, and a hit skips recall and remembering (nothing new
+        was said).
+        """
         memory = self.memory
         if query is None:
             query = next((str(m.get("content") or "") for m in reversed(messages)
@@ -167,12 +173,14 @@ class AgentFactoryBase:
         citations: list[str] = []
         if self.grounding is not None and self.role(agent.role).grounded:
             messages, citations = await ground_into(self.grounding, messages, query)
+        recall = None
         if memory is not None:
-            messages = await recall_into(memory, agent, messages, query)
+            async def recall(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                return await recall_into(memory, agent, sent, query)
         completion = await self.manager.acreate_completion(
             role=f"{self.domain}/{agent.role}", messages=messages, max_tokens=max_tokens,
             metadata={"domain": self.domain, "agent_id": agent.id, "role": agent.role},
-            **params,
+            prepare_messages=recall, **params,
         )
         routing = completion.routing
         usage = routing.usage
@@ -184,6 +192,6 @@ class AgentFactoryBase:
             cached=routing.cached, trace_id=routing.trace_id, agent_id=agent.id, role=agent.role,
             citations=citations, variant=routing.variant, complexity=routing.complexity,
         )
-        if memory is not None:
+        if memory is not None and not routing.cached:
             await remember_exchange(memory, agent, query, result.content)
         return result, completion

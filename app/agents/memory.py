@@ -6,6 +6,7 @@ that errors or is too slow costs that call its memories, never the request.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,8 @@ from app.memory.guard import guarded
 from app.memory.models import MemoryRecord
 from app.memory.prompting import with_memories
 from app.memory.store import AgentMemory
+
+log = logging.getLogger("app.agents.memory")
 
 MAX_QUERY_CHARS = 2000
 """Of a prompt, what is used to find memories (the embedder reads ~256 tokens anyway)."""
@@ -36,6 +39,8 @@ async def recall_into(memory: AgentMemory, agent: Agent, messages: Sequence[Mapp
     nothing: list[MemoryRecord] = []
     found = await guarded(memory, "recall", lambda: memory.search(
         agent.id, query[:MAX_QUERY_CHARS], memory.recall_limit, memory.recall_min_score), nothing)
+    log.debug("agent %s (%s): recalled %d memor%s%s", agent.name, agent.id, len(found),
+              "y" if len(found) == 1 else "ies", " (memory unavailable)" if memory.degraded else "")
     return with_memories(messages, found, memory.recall_chars)
 
 
@@ -44,8 +49,10 @@ async def remember_exchange(memory: AgentMemory, agent: Agent, query: str, answe
     if not query.strip() or not answer.strip():
         return
     text = f"Asked: {_clip(query, MAX_ASKED_CHARS)}\nAnswered: {_clip(answer, MAX_ANSWER_CHARS)}"
-    await guarded(memory, "remember", lambda: memory.add(agent.id, text, domain=agent.domain, role=agent.role,
-                                                         source="exchange"), None)
+    added = await guarded(memory, "remember", lambda: memory.add(agent.id, text, domain=agent.domain,
+                                                                 role=agent.role, source="exchange"), None)
+    log.debug("agent %s (%s): %s", agent.name, agent.id, "exchange not remembered (memory unavailable)"
+              if added is None else "exchange merged into a memory" if added.merged else "exchange remembered")
 
 
 async def remember_profile(memory: AgentMemory, agent: Agent) -> None:

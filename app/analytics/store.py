@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    case,
     cast,
     func,
     insert,
@@ -40,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from app.analytics import metrics
 from app.analytics.records import RequestRecord, record_from_call
 from app.core.errors import ConfigurationError
+from app.core.loops import call_in_loop
 from app.core.observation import MAX_COMMENT, CallRecord, FeedbackRecord
 
 log = logging.getLogger("app.analytics")
@@ -229,14 +231,7 @@ class AnalyticsStore:
         if loop is None or queue is None or loop.is_closed():
             metrics.DROPPED.labels("not_started").inc()
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._put(row)
-        else:
-            loop.call_soon_threadsafe(self._put, row)
+        call_in_loop(loop, self._put, row)
 
     def _put(self, row: RequestRecord | FeedbackRecord) -> None:
         assert self._queue is not None
@@ -318,17 +313,20 @@ class AnalyticsStore:
     # ----- reading ------------------------------------------------------------------------------
 
     async def provider_stats(self, since: float) -> list[ProviderStats]:
-        """Per-provider performance since ``since`` (unix time); failed calls count for the requested one."""
+        """Per-provider performance since ``since`` (unix time); failed calls count for the requested one,
+        cache hits for the provider whose answer was stored, and latency is that of provider answers."""
         assert self._engine is not None
         t = self.table
         who = func.coalesce(t.c.provider, t.c.requested_provider)
+        # Latency of the provider's own answers: a cache hit's is the cache's, and would flatter it.
+        answered = case((t.c.cache_status.is_(None) & t.c.error_class.is_(None), t.c.latency_ms))
         query = (
             select(
                 who.label("provider"), func.count().label("requests"),
                 func.count(t.c.error_class).label("errors"),
                 func.sum(cast(t.c.fallback_used, Integer)).label("fallbacks"),
                 func.count(t.c.cache_status).label("cache_hits"),
-                func.avg(t.c.latency_ms), func.max(t.c.latency_ms),
+                func.avg(answered), func.max(answered),
                 func.sum(t.c.prompt_tokens), func.sum(t.c.completion_tokens),
                 func.coalesce(func.sum(t.c.cost_usd), 0.0),
             )

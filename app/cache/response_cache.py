@@ -238,10 +238,13 @@ class CompletionPlan:
         found = unpack_completion(raw) if raw is not None else None
         if found is None:
             metrics.MISSES.labels(self.domain, "chat").inc()
+            log.debug("cache miss %s (%s)", self.key, backend.name)
             return None
         completion, origin = found
         (metrics.SEMANTIC_HITS.labels(self.domain) if status == "semantic_hit"
          else metrics.HITS.labels(self.domain, "chat")).inc()
+        log.debug("cache %s %s (%s)", "semantic hit" if status == "semantic_hit" else "hit", self.key,
+                  backend.name)
         completion.routing = _hit_routing(origin, completion, status, trace_id,
                                           (time.perf_counter() - started) * 1000)
         return completion

@@ -258,18 +258,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check(sandbox_mode: bool, output_dir: Path) -> int:
     from rich.console import Console
+    from rich.markup import escape
 
     from app.core.errors import ConfigurationError
     from app.core.settings import load_settings
+    from app.runtime import environment_settings
 
     console = Console()
     box = None
     sandbox: list[str] = []
     try:
-        settings = load_settings()
         if sandbox_mode:
             from app.sandbox import Sandbox, as_settings, providers_with_keys
 
+            settings = load_settings()
             box = Sandbox(real_keys=providers_with_keys(settings), gateway_dir=settings.sophia_gateway_dir)
             with console.status("starting the gateway and provider simulators"):
                 box.start()
@@ -277,11 +279,18 @@ def _check(sandbox_mode: bool, output_dir: Path) -> int:
             # A simulator fault should fail fast, not back off 7 s (unless MAX_RETRIES says otherwise).
             retries = {} if "max_retries" in settings.model_fields_set else {"max_retries": 0}
             settings = load_settings(**as_settings(box.env), **retries)
-            console.print(f"[bold yellow]SANDBOX[/]: simulated providers: {', '.join(sandbox) or 'none'}")
+            console.print(f"[bold yellow]SANDBOX[/]: simulated providers: {escape(', '.join(sandbox) or 'none')}")
+        else:
+            # With no key set, the simulators of the service `make run` started (if it runs) stand in.
+            from app.cli.ops import print_sandbox_notice
+
+            found = environment_settings()
+            settings, sandbox = found.settings, list(found.sandboxed)
+            print_sandbox_notice(found.notice)
     except ConfigurationError as exc:
         if box is not None:
             box.stop()
-        console.print(f"❌ configuration: {exc}")
+        console.print(f"❌ configuration: {escape(str(exc))}")
         return 2
     try:
         return asyncio.run(_run(console, output_dir, sandbox, settings))
@@ -291,6 +300,8 @@ def _check(sandbox_mode: bool, output_dir: Path) -> int:
 
 
 async def _run(console: Any, output_dir: Path, sandbox: list[str], settings: Any) -> int:
+    from rich.markup import escape
+
     from app.runtime import build_runtime
 
     runtime = build_runtime(settings)
@@ -306,9 +317,10 @@ async def _run(console: Any, output_dir: Path, sandbox: list[str], settings: Any
     if failed:
         names = sorted({p for r in failed for p in r.failing})
         who = f"; failing provider(s): {', '.join(names)}" if names else ""
-        console.print(f"[red]{len(failed)} of {len(results)} checks failed{who}[/]. Report: {path}")
+        console.print(f"[red]{len(failed)} of {len(results)} checks failed{escape(who)}[/]. "
+                      f"Report: {escape(str(path))}")
         return 1
-    console.print(f"[green]all {len(results)} checks passed[/]. Report: {path}")
+    console.print(f"[green]all {len(results)} checks passed[/]. Report: {escape(str(path))}")
     return 0
 
 

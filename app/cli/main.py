@@ -12,8 +12,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from app.cli import integration_check, setup_keys
+from app.cli import integration_check, operations, setup_keys
 from app.cli.docs import app as docs_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Sophia Intel AI routing layer.")
@@ -28,13 +29,15 @@ def _fail_on_config_error(run: object) -> int:
     try:
         return run()  # type: ignore[operator]
     except ConfigurationError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         return 2
 
 
 # The spec's two scripts run these same commands (scripts/setup_portkey_keys.py, test_portkey_integration.py).
 app.command()(setup_keys.setup)
 app.command()(integration_check.check)
+app.add_typer(operations.alerts_app, name="alerts")
+app.add_typer(operations.keys_app, name="keys")
 
 
 @app.command()
@@ -49,9 +52,9 @@ def gateway(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8787
     try:
         cmd, env = gateway_command(port, host, load_settings().sophia_gateway_dir)
     except ConfigurationError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    err_console.print(f"Portkey gateway {GATEWAY_VERSION} on http://{host}:{port}/v1 (headless)")
+    err_console.print(f"Portkey gateway {GATEWAY_VERSION} on {escape(f'http://{host}:{port}/v1')} (headless)")
     sys.stdout.flush()
     os.execvpe(cmd[0], cmd, env)  # signals now go straight to the gateway, which stops cleanly
 
@@ -68,14 +71,14 @@ def sandbox(demo: Annotated[bool, typer.Option(help="Run the spec example and a 
     try:
         settings = load_settings()
     except ConfigurationError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     box = Sandbox(gateway_port=port or None, log_dir=log_dir, real_keys=providers_with_keys(settings),
                   gateway_dir=settings.sophia_gateway_dir)
     with console.status("starting gateway and simulators"):
         box.start()
     try:
-        console.print(f"[bold yellow]SANDBOX[/]: simulated providers: {', '.join(box.simulated) or 'none'}")
+        console.print(f"[bold yellow]SANDBOX[/]: simulated providers: {escape(', '.join(box.simulated) or 'none')}")
         if demo:
             from app.demo import run_demo
 
@@ -98,12 +101,15 @@ def serve(host: Annotated[str | None, typer.Option(help="Interface (default SOPH
           port: Annotated[int | None, typer.Option(help="Port (default SOPHIA_PORT, 8000).")] = None,
           embedded: Annotated[bool, typer.Option(
               help="Start a local gateway, with simulators for every provider that has no key (SANDBOX).")] = False,
-          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info") -> None:
+          log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+          workers: Annotated[int, typer.Option(min=1, max=64, help=(
+              "Processes on one socket; state is shared through REDIS_URL and DATABASE_URL (see the README's "
+              "Running many instances)."))] = 1) -> None:
     """Run the HTTP service: OpenAI-compatible API, agents, health, metrics and the dashboard."""
     from app.service.server import serve as run_service
 
     def run() -> int:
-        run_service(host, port, embedded, console, log_level)
+        run_service(host, port, embedded, console, log_level, workers)
         return 0
 
     raise typer.Exit(_fail_on_config_error(run))
@@ -136,7 +142,7 @@ def ask(prompt: Annotated[str, typer.Argument(help="The prompt.")],
         code = _fail_on_config_error(lambda: asyncio.run(run_ask(console, prompt, model, stream, max_tokens,
                                                                  pairs)))
     except SophiaError as exc:
-        err_console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
         code = 1
     raise typer.Exit(code)
 

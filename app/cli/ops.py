@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from typing import Any
 
@@ -13,6 +14,14 @@ from rich.table import Table
 from app.core.results import RoutingInfo
 
 
+def print_sandbox_notice(notice: str | None) -> None:
+    """The yellow SANDBOX notice (``make run``'s simulators stand in), as ``sophia serve`` shows it; on
+    stderr, so that ``--json`` output stays clean."""
+    if notice:
+        Console(stderr=True).print(f"[bold black on yellow] SANDBOX [/] {escape(notice.removeprefix('SANDBOX: '))}",
+                                   highlight=False)
+
+
 async def health(console: Console, as_json: bool) -> int:
     """Probe every provider and store once and print the report; exit code 1 when the status is down."""
     from app.artemis.portkey_unified_factory import ArtemisFactory
@@ -21,6 +30,7 @@ async def health(console: Console, as_json: bool) -> int:
     from app.sophia.portkey_unified_factory import SophiaFactory
 
     runtime = build_runtime()
+    print_sandbox_notice(runtime.sandbox_notice)
     try:
         with console.status("probing every configured provider through the gateway"):
             report = await combined_health(runtime.factory(ArtemisFactory), runtime.factory(SophiaFactory),
@@ -31,7 +41,10 @@ async def health(console: Console, as_json: bool) -> int:
         print(json.dumps(report, indent=2))
     else:
         colour = {"operational": "green", "degraded": "yellow", "down": "red"}[report["status"]]
-        console.print(f"status: [bold {colour}]{report['status']}[/]  gateway {report['details']['gateway']['url']}")
+        console.print(f"status: [bold {colour}]{report['status']}[/]  "
+                      f"gateway {escape(report['details']['gateway']['url'])}")
+        for reason in report["details"]["reasons"]:
+            console.print(f"  [{colour}]•[/] {escape(reason)}")
         table = Table("provider", "ok", "latency", "reason")
         for name, check in report["details"]["providers"].items():
             latency = f"{check['latency_ms']:.0f} ms" if "latency_ms" in check else ""
@@ -59,13 +72,15 @@ async def ask(console: Console, prompt: str, model: str, stream: bool, max_token
     """
     from app.analytics import AnalyticsStore
     from app.core.model_names import resolve_model
-    from app.runtime import build_manager
+    from app.runtime import build_runtime
 
-    manager = build_manager()
+    runtime = build_runtime()
+    print_sandbox_notice(runtime.sandbox_notice)
+    manager = runtime.manager
     analytics = await AnalyticsStore.from_settings(manager.settings).start()
     manager.observers.add(analytics.observe)
     try:
-        route = resolve_model(model, manager.policies.current)
+        route = resolve_model(model, manager.policies.current, manager.settings)
         params: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens else {}
         call: dict[str, Any] = {**route.call(), "messages": [{"role": "user", "content": prompt}],
                                 "metadata": {**(metadata or {}), **route.metadata} or None, **params}
@@ -110,17 +125,28 @@ async def stats(console: Console, hours: float, as_json: bool) -> int:
     if as_json:
         print(json.dumps([_row_dict(r) for r in rows], indent=2))
         return 0
-    table = Table("provider", "requests", "errors", "fallbacks", "cache hits", "avg ms", "max ms", "tokens",
-                  "cost (USD)", title=f"Provider performance, last {hours:g} h ({store.backend})")
+    # Short headers: the table fits an 80-column terminal. Latency is that of provider answers.
+    table = Table(title=f"Provider performance, last {hours:g} h ({store.backend})", box=None, padding=(0, 1),
+                  pad_edge=False, header_style="bold")
+    for i, header in enumerate(("provider", "calls", "errors", "fallbacks", "hits", "avg ms", "max ms", "tokens",
+                                "USD")):
+        table.add_column(header, justify="left" if i == 0 else "right")
     for r in rows:
-        table.add_row(r.provider, str(r.requests), str(r.errors), str(r.fallbacks), str(r.cache_hits),
+        table.add_row(escape(r.provider), str(r.requests), str(r.errors), str(r.fallbacks), str(r.cache_hits),
                       f"{r.avg_latency_ms:.0f}", f"{r.max_latency_ms:.0f}",
-                      str(r.prompt_tokens + r.completion_tokens), f"{r.cost_usd:.5f}")
+                      str(r.prompt_tokens + r.completion_tokens), _usd(r.cost_usd))
     if not rows:
         console.print(f"no requests recorded in the last {hours:g} h")
     else:
         console.print(table)
     return 0
+
+
+def _usd(value: float) -> str:
+    """Dollars to 3 significant digits below $1 (0.0144, 0.0000410), to the cent above: comparable."""
+    if value == 0:
+        return "0"
+    return f"{value:.2f}" if value >= 1 else f"{value:.{min(10, 2 - math.floor(math.log10(value)))}f}"
 
 
 def _row_dict(row: Any) -> dict[str, Any]:

@@ -38,13 +38,18 @@ class _Var:
 
     def problem(self, value: str) -> str | None:
         """Why ``value`` is not acceptable for this variable, or None."""
-        from pydantic import SecretStr
+        from app.core.placeholders import looks_like_placeholder
 
-        from app.core.keys import is_placeholder
-
+        if looks_like_placeholder(value) and not self.secret:
+            return "looks like a placeholder, not a real value"
+        if self.name == "REDIS_URL":
+            return None if re.match(r"^rediss?://[^\s/]+", value) else "must be a redis:// or rediss:// URL"
+        if self.name == "MILVUS_URI":
+            return None if re.match(r"^(https?|tcp)://[^\s/]+|^[^\s]+\.db$", value) else (
+                "must be a Milvus server URL (http://host:19530) or a Milvus Lite file (ending in .db)")
         if self.name.endswith("_URL"):
             return None if re.match(r"^https?://[^\s/]+", value) else "must be an http:// or https:// URL"
-        if is_placeholder(SecretStr(value)):
+        if looks_like_placeholder(value):
             return "looks like a placeholder, not a real key"
         if not _GENERIC.match(value):
             return "must be 8 to 512 printable characters without spaces"
@@ -63,6 +68,16 @@ _SHAPES: dict[str, tuple[str, str]] = {
 }
 
 
+# The spec's "vector databases ... more database configs" and its Redis cache; unset keeps the embedded
+# defaults (Qdrant local mode, the in-process cache), so each is asked for and written only when given.
+STORE_VARS = (
+    _Var("QDRANT_URL", False, "Qdrant server URL"), _Var("QDRANT_API_KEY", True, "Qdrant API key"),
+    _Var("WEAVIATE_URL", False, "Weaviate server URL"), _Var("WEAVIATE_API_KEY", True, "Weaviate API key"),
+    _Var("MILVUS_URI", False, "Milvus server URL or Milvus Lite file"),
+    _Var("REDIS_URL", False, "Redis URL for the shared cache"),
+)
+
+
 def _managed_vars() -> list[_Var]:
     out = [_Var("PORTKEY_API_KEY", True, "Portkey API key"),
            _Var("PORTKEY_BASE_URL", False, "Portkey gateway URL")]
@@ -72,7 +87,7 @@ def _managed_vars() -> list[_Var]:
         out.append(_Var(p.api_key_env, True, f"{p.display_name} API key",
                        re.compile(pattern) if pattern else None, shape))
         out.append(_Var(p.base_url_env, False, f"{p.display_name} API base URL"))
-    return out
+    return [*out, *STORE_VARS]
 
 
 class SetupError(Exception):
@@ -139,6 +154,15 @@ def collect_interactive(ask: Callable[[str], str] = getpass.getpass,
         value = one(p.vk_env if portkey else p.api_key_env)
         if value:
             values[p.vk_env if portkey else p.api_key_env] = value
+    say("Vector databases and the cache: blank keeps the embedded defaults (Qdrant local mode in "
+        ".sophia/qdrant, an in-process cache), which need nothing installed.")
+    for url, key in (("QDRANT_URL", "QDRANT_API_KEY"), ("WEAVIATE_URL", "WEAVIATE_API_KEY"),
+                     ("MILVUS_URI", None), ("REDIS_URL", None)):
+        value = one(url, hidden=False)
+        if value:
+            values[url] = value
+            if key and (secret := one(key)):  # a server's key, asked only for a server that was given
+                values[key] = secret
     return values
 
 
@@ -193,29 +217,36 @@ def write_env(path: Path, values: Mapping[str, str], force: bool) -> None:
 
 async def verify(values: Mapping[str, str]) -> dict[str, Any]:
     """Try each configured provider through the gateway (a temporary local one when none is given)."""
-    from app.cli.integration_check import probe_completion
-    from app.core.manager import PortkeyManager
     from app.core.settings import load_settings
 
     settings_values: dict[str, Any] = {k.lower(): v for k, v in values.items()}
+    return await verify_settings(load_settings(_env_file=None, **settings_values))
+
+
+async def verify_settings(settings: Any, providers: list[str] | None = None) -> dict[str, Any]:
+    """One tiny completion per provider (default: every configured one) through the settings' gateway,
+    or a temporary local one when they name none; no retries, no cache. ``sophia keys rotate`` uses it too."""
+    from app.cli.integration_check import probe_completion
+    from app.core.manager import PortkeyManager
+
     gateway = None
-    if "PORTKEY_BASE_URL" not in values and "PORTKEY_API_KEY" not in values:
+    update: dict[str, Any] = {"max_retries": 0}
+    if settings.portkey_base_url is None and not settings.hosted:
         from app.gateway import GatewayProcess
 
         gateway = GatewayProcess().start()
-        settings_values["portkey_base_url"] = gateway.url
-    settings_values.setdefault("max_retries", 0)
+        update["portkey_base_url"] = gateway.url
     try:
-        manager = PortkeyManager(load_settings(_env_file=None, **settings_values))
+        manager = PortkeyManager(settings.model_copy(update=update))
         try:
-            providers = manager.router.configured_providers()
-            probes = await asyncio.gather(*(probe_completion(manager, p) for p in providers))
+            names = providers if providers is not None else manager.router.configured_providers()
+            probes = await asyncio.gather(*(probe_completion(manager, p) for p in names))
         finally:
             await manager.aclose()
     finally:
         if gateway is not None:
             gateway.stop()
-    return dict(zip(providers, probes, strict=True))
+    return dict(zip(names, probes, strict=True))
 
 
 def setup(
@@ -241,8 +272,8 @@ def _setup(non_interactive: bool, pairs: list[str], env_file: Path, force: bool,
         raw = (collect_non_interactive(pairs, os.environ) if non_interactive
                else collect_interactive())
         values = validate(raw)
-        if not any(k.endswith(("_API_KEY", "_VK")) for k in values):
-            raise SetupError("no key given: nothing to write (see --help)")
+        if not values:
+            raise SetupError("no value given: nothing to write (see --help)")
         write_env(env_file, values, force)
     except SetupError as exc:
         print(f"error: {exc}", file=sys.stderr)

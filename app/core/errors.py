@@ -3,6 +3,7 @@
     SophiaError
     ├── ConfigurationError              settings are missing or wrong (names the env var to set)
     │   ├── UnknownProviderError
+    │   ├── UnknownModelError           a bare model name no provider of the catalog serves
     │   ├── ProviderNotConfiguredError  a request's whole chain has no key
     │   └── ModelFileError              a packaged model file is missing or not the pinned one
     ├── InvalidRequestError             caller input rejected before any network call
@@ -60,6 +61,16 @@ class UnknownProviderError(ConfigurationError):
         self.name = name
 
 
+class UnknownModelError(ConfigurationError):
+    """A model named without its provider (``gpt-4o``) that no provider of the catalog is known to serve."""
+
+    def __init__(self, name: str, *, known: Iterable[str]) -> None:
+        super().__init__(f"unknown model {name!r}: no provider in the catalog serves it; name it as "
+                         f"'<provider>/<model>' (providers: {', '.join(known)}) or a role such as "
+                         "'artemis/code_reviewer'")
+        self.name = name
+
+
 class ProviderNotConfiguredError(ConfigurationError):
     """No target of a request's chain has a usable key; raised before any network call."""
 
@@ -67,7 +78,8 @@ class ProviderNotConfiguredError(ConfigurationError):
         detail = f" ({'; '.join(reasons)})" if reasons else ""
         super().__init__(
             f"no provider in the chain [{', '.join(providers)}] is configured{detail}; "
-            f"set one of: {', '.join(env_vars)} (in the environment or .env)",
+            f"set one of: {', '.join(env_vars)} (in the environment or .env), or run `make run`: its "
+            "simulators answer for providers without a key",
             env_vars=env_vars,
         )
         self.providers = tuple(providers)

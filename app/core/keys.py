@@ -11,10 +11,8 @@ from enum import Enum
 
 from pydantic import SecretStr
 
+from app.core.placeholders import looks_like_placeholder
 from app.core.settings import ProviderSettings
-
-# Values copied from the spec's .env example or a template: never sent anywhere.
-_PLACEHOLDER_MARKERS = ("xxxxx", "your_", "your-", "changeme", "<", "placeholder")
 
 
 class KeyKind(str, Enum):
@@ -52,9 +50,8 @@ class Resolution:
 
 
 def is_placeholder(secret: SecretStr) -> bool:
-    """True for an empty value or one copied from a template (``your_key``, ``sk-xxxxx``...)."""
-    value = secret.get_secret_value().strip().lower()
-    return not value or any(marker in value for marker in _PLACEHOLDER_MARKERS)
+    """True for an empty value or one copied from a template (``your_key``, ``sk-xxxxx``...): never sent."""
+    return looks_like_placeholder(secret.get_secret_value())
 
 
 def resolve_credential(ps: ProviderSettings, *, hosted: bool) -> Resolution:
@@ -79,6 +76,8 @@ def resolve_credential(ps: ProviderSettings, *, hosted: bool) -> Resolution:
             placeholders.append(env)
             continue
         return Resolution(Credential(kind, secret), f"{env} set", wanted)
+    if not hosted and ps.virtual_key is not None and is_placeholder(ps.virtual_key):
+        placeholders.append(p.vk_env)  # a template's VK line: not a reason to ask for hosted Portkey
     if placeholders:
         return Resolution(None, f"{', '.join(placeholders)} holds a placeholder value", wanted)
     if not hosted and ps.virtual_key is not None:

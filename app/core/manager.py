@@ -10,9 +10,10 @@ cache; constructed bare, it has its own transport and no cache.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, Literal, overload
 
@@ -28,7 +29,14 @@ from app.core.failover import Call, fail_over
 from app.core.observation import CallRecord, FeedbackRecord, Observers
 from app.core.prompt_cache import mark_prompt_cache
 from app.core.providers import PROVIDERS
-from app.core.results import ChatCompletion, ChatCompletionChunk, EmbeddingResponse, RoutingInfo
+from app.core.redaction import describe_error
+from app.core.results import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    EmbeddingResponse,
+    RoutingInfo,
+    summarize_attempts,
+)
 from app.core.rounds import GatewayRounds
 from app.core.routing import Capability, Chain, Router
 from app.core.settings import Settings, get_settings
@@ -48,10 +56,18 @@ from app.routing import plan as plan_request
 from app.routing.complexity import probability_complex
 from app.routing.policy import role_key
 
+# Routing decisions at DEBUG (the spec's Debug Mode): chains, attempts, fallbacks, cache hits. Never keys:
+# only provider and model names, statuses, and error texts that were already scrubbed.
+log = logging.getLogger("app.routing")
+
 
 def new_trace_id() -> str:
     """A fresh trace id (32 hex characters), sent as ``x-portkey-trace-id``."""
     return uuid.uuid4().hex
+
+
+MessagesHook = Callable[[list[dict[str, Any]]], Awaitable[Sequence[Mapping[str, Any]]]]
+"""Turns the caller's messages into those sent (e.g. an agent adding recalled memories)."""
 
 
 def gateway_transport(settings: Settings) -> GatewayTransport:
@@ -84,6 +100,19 @@ class PortkeyManager:
         self.rounds = GatewayRounds(self.transport, self.router, secrets=secrets)
         self._bridge = shared_bridge()
         self._deadlines = Deadlines.from_timeout(self.settings.request_timeout)
+
+    def use_settings(self, settings: Settings) -> None:
+        """Route calls that start from now on with ``settings`` (rotated keys), without a restart.
+
+        A call in flight keeps the chain it was built with (each target carries its credential, and
+        its Portkey config is compiled from the chain), so it finishes on the old key; the old key's
+        secret stays on the redaction list. The transport is kept: a new ``PORTKEY_API_KEY`` needs a restart.
+        """
+        router = Router(settings)
+        secrets = [v.get_secret_value() for v in settings.model_dump().values() if isinstance(v, SecretStr)]
+        self.rounds.secrets.extend(s for s in secrets if s not in self.rounds.secrets)
+        # One reference swap each, with no await in between: no call sees a half-switched manager.
+        self.settings, self.router, self.rounds.router = settings, router, router
 
     def deadlines(self, metadata: Mapping[str, str] | None = None) -> Deadlines:
         """Each attempt's deadlines for a call: from REQUEST_TIMEOUT, or its role's (``ROLE_DEADLINES``)."""
@@ -155,7 +184,7 @@ class PortkeyManager:
         *, route: str | None = None, role: str | None = None, fallbacks: Sequence[Any] | None = None,
         stream: Literal[False] = False, trace_id: str | None = None,
         metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
-        semantic_cache: bool | None = None, **params: Any,
+        semantic_cache: bool | None = None, prepare_messages: MessagesHook | None = None, **params: Any,
     ) -> ChatCompletion: ...
 
     @overload
@@ -164,7 +193,7 @@ class PortkeyManager:
         *, route: str | None = None, role: str | None = None, fallbacks: Sequence[Any] | None = None,
         stream: Literal[True], trace_id: str | None = None,
         metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
-        semantic_cache: bool | None = None, **params: Any,
+        semantic_cache: bool | None = None, prepare_messages: MessagesHook | None = None, **params: Any,
     ) -> CompletionStream: ...
 
     @overload
@@ -173,7 +202,7 @@ class PortkeyManager:
         *, route: str | None = None, role: str | None = None, fallbacks: Sequence[Any] | None = None,
         stream: bool, trace_id: str | None = None,
         metadata: Mapping[str, str] | None = None, cache: bool | None = None, refresh: bool = False,
-        semantic_cache: bool | None = None, **params: Any,
+        semantic_cache: bool | None = None, prepare_messages: MessagesHook | None = None, **params: Any,
     ) -> ChatCompletion | CompletionStream: ...
 
     async def acreate_completion(
@@ -191,6 +220,7 @@ class PortkeyManager:
         cache: bool | None = None,
         refresh: bool = False,
         semantic_cache: bool | None = None,
+        prepare_messages: MessagesHook | None = None,
         **params: Any,
     ) -> ChatCompletion | CompletionStream:
         """Chat completion through the gateway. ``stream=True`` returns a CompletionStream.
@@ -200,7 +230,9 @@ class PortkeyManager:
         what the strategy's rules and sticky keys read. ``cache=False`` skips the response cache for
         this call; ``refresh=True`` ignores a cached answer and stores the new one;
         ``semantic_cache`` turns the semantic cache on or off for this call (None: as the settings
-        say for the call's role).
+        say for the call's role). ``prepare_messages``, when given,
+        runs on a cache miss just before sending and returns the messages to send: the cache keys on
+        the caller's ``messages``, so an agent that adds its recalled memories finds its earlier answers.
         """
         checked = check_messages(messages)
         check_params(params)
@@ -211,7 +243,8 @@ class PortkeyManager:
         if self.limits is not None:
             await self.limits.admit(metadata)
         call = self._call("chat_stream" if stream else "chat", chain, trace_id, metadata, planned)
-        body = {"model": chain.primary.model, "messages": mark_prompt_cache(chain, checked), **params}
+        _log_chain(call)
+        body = {"model": chain.primary.model, "messages": checked, **params}
         plan = None if self.cache is None else self.cache.completion_plan(
             chain, checked, params, metadata, cache=cache, refresh=refresh, semantic=semantic_cache)
         if stream:
@@ -219,7 +252,7 @@ class PortkeyManager:
             body.setdefault("stream_options", {"include_usage": True})
 
             def stream_source(sink: Any) -> AsyncIterator[ChatCompletionChunk]:
-                return self._stream(call, body, sink)
+                return self._stream(call, body, sink, prepare_messages)
 
             source: StreamSource = stream_source
             if plan is not None:
@@ -230,7 +263,7 @@ class PortkeyManager:
         if plan is not None and (hit := await plan.lookup(call.trace_id)) is not None:
             hit.routing = self._report_hit(call, hit.routing, started)
             return hit
-        completion = await self._complete(call, body)
+        completion = await self._complete(call, body, prepare_messages)
         if plan is not None:
             await plan.store(completion)
         return completion
@@ -254,8 +287,10 @@ class PortkeyManager:
             return SyncCompletionStream(result, self._bridge)
         return result
 
-    async def _complete(self, call: Call, body: dict[str, Any]) -> ChatCompletion:
+    async def _complete(self, call: Call, body: dict[str, Any], prepare: MessagesHook | None = None
+                        ) -> ChatCompletion:
         try:
+            await _prepare(body, prepare, call.chain)
             async with aclosing(fail_over(call, lambda remaining: self.rounds.chat(call, body, remaining),
                                           self.circuits)) as answers:
                 completion = await anext(answers)
@@ -266,10 +301,11 @@ class PortkeyManager:
         await self._account(call, completion.routing)
         return completion
 
-    async def _stream(self, call: Call, body: dict[str, Any], sink: CompletionStream
-                      ) -> AsyncGenerator[ChatCompletionChunk, None]:
+    async def _stream(self, call: Call, body: dict[str, Any], sink: CompletionStream,
+                      prepare: MessagesHook | None = None) -> AsyncGenerator[ChatCompletionChunk, None]:
         call.started = time.perf_counter()  # the stream's clock starts when the caller starts reading
         try:
+            await _prepare(body, prepare, call.chain)
             async with aclosing(fail_over(call, lambda remaining: self.rounds.stream(call, body, remaining),
                                           self.circuits)) as chunks:
                 async for chunk in chunks:
@@ -311,6 +347,7 @@ class PortkeyManager:
         if self.limits is not None:
             await self.limits.admit(metadata)
         call = self._call("embedding", chain, trace_id, metadata)
+        _log_chain(call)
         plan = None if self.cache is None else self.cache.embedding_plan(chain, texts, metadata, cache=cache,
                                                                           refresh=refresh)
         try:
@@ -353,6 +390,8 @@ class PortkeyManager:
     def _report(self, call: Call, *, routing: RoutingInfo | None = None, error: BaseException | None = None,
                 started: float | None = None) -> None:
         latency_ms = call.elapsed_ms if started is None else (time.perf_counter() - started) * 1000
+        if log.isEnabledFor(logging.DEBUG):
+            _log_outcome(call, routing, error, latency_ms)
         self.observers.notify(CallRecord(
             kind=call.kind, trace_id=call.trace_id, chain=tuple(t.label for t in call.chain.targets),
             latency_ms=latency_ms, routing=routing, error=error, metadata=dict(call.metadata or {}),
@@ -371,3 +410,31 @@ class PortkeyManager:
             await self.cache.aclose()
         if self.circuits is not None:
             await self.circuits.aclose()
+
+
+async def _prepare(body: dict[str, Any], prepare: MessagesHook | None, chain: Chain) -> None:
+    """The body's messages as sent, once the cache has missed: what ``prepare`` makes of them, then
+    long system prompts marked for the providers' prompt caches."""
+    messages = body["messages"]
+    if prepare is not None:
+        messages = check_messages(await prepare(list(messages)))
+    body["messages"] = mark_prompt_cache(chain, messages)
+
+
+def _log_chain(call: Call) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        who = " ".join(f"{k}={v}" for k, v in (call.metadata or {}).items() if k in ("domain", "role", "agent_id"))
+        log.debug("%s %s: chain %s%s", call.kind, call.trace_id, " -> ".join(t.label for t in call.chain.targets),
+                  f" ({who})" if who else "")
+
+
+def _log_outcome(call: Call, routing: RoutingInfo | None, error: BaseException | None, latency_ms: float) -> None:
+    if routing is not None and routing.cached:
+        log.debug("%s %s: cache %s, answer of %s/%s, no provider called (%.1f ms)", call.kind, call.trace_id,
+                  routing.cached.replace("_", " "), routing.provider, routing.model, latency_ms)
+    elif routing is not None:
+        fallback = f", fallback from {call.chain.primary.label}" if routing.fallback_used else ""
+        log.debug("%s %s: served by %s/%s%s; attempts: %s (%.0f ms)", call.kind, call.trace_id, routing.provider,
+                  routing.model, fallback, summarize_attempts(routing.attempts) or "none reported", latency_ms)
+    elif error is not None:
+        log.debug("%s %s: failed after %.0f ms: %s", call.kind, call.trace_id, latency_ms, describe_error(error))

@@ -1,4 +1,5 @@
-"""The ``model`` field: ``<provider>/<model>``, ``<domain>/<role>`` (a role's strategy) or ``route/<name>``.
+"""The ``model`` field: ``<provider>/<model>``, ``<domain>/<role>`` (a role's strategy), ``route/<name>``
+or a bare model name (``gpt-4o``: the provider that serves it, see ``app.core.model_catalog``).
 
 Model ids may contain slashes themselves (Together's ``meta-llama/Llama-3.3-70B-Instruct-Turbo``),
 so only the first slash separates the provider. Roles and routes come from the routing policy (the
@@ -10,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.core.errors import InvalidRequestError
+from app.core.errors import InvalidRequestError, UnknownProviderError
+from app.core.model_catalog import bare_model_target
 from app.core.providers import PROVIDERS, get_provider
 from app.routing import RoutingPolicy
 from app.routing.policy import DOMAINS
@@ -41,11 +43,13 @@ class ModelRoute:
         return {"provider": self.provider, "fallbacks": fallbacks}
 
 
-def resolve_model(name: Any, policy: RoutingPolicy) -> ModelRoute:
-    """Route a ``<provider>/<model>``, ``<domain>/<role>`` or ``route/<name>`` name.
+def resolve_model(name: Any, policy: RoutingPolicy, settings: Any = None) -> ModelRoute:
+    """Route a ``<provider>/<model>``, ``<domain>/<role>``, ``route/<name>`` or bare model name.
 
-    Raises ``InvalidRequestError`` for an empty name or an unknown role or route (listing the known
-    ones), ``UnknownProviderError`` for an unknown provider; nothing is checked about keys yet.
+    Raises ``InvalidRequestError`` for an empty name, an unknown role or route (listing the known
+    ones) or an ambiguous bare model name; ``UnknownModelError`` for a name that is neither a provider
+    nor a model the catalog knows (``UnknownProviderError`` without ``settings`` to resolve bare names);
+    nothing is checked about keys yet.
     """
     if not isinstance(name, str) or not name.strip():
         raise InvalidRequestError("model is required: '<provider>/<model>' (e.g. groq/llama-3.3-70b-versatile), "
@@ -57,7 +61,14 @@ def resolve_model(name: Any, policy: RoutingPolicy) -> ModelRoute:
     if head.lower() in DOMAINS:
         role = policy.role(name)
         return ModelRoute(None, metadata={"domain": role.domain, "role": role.name}, role=role.key)
-    get_provider(head)  # UnknownProviderError (404 model_not_found) before anything else
+    try:
+        get_provider(head)
+    except UnknownProviderError:
+        if settings is None:
+            raise
+        strategies = [r.strategy for r in policy.roles.values()] + [r.strategy for r in policy.routes.values()]
+        targets = [t for strategy in strategies for t in strategy.targets]
+        return ModelRoute(bare_model_target(name, settings, targets))  # gpt-4o, meta-llama/Llama-3.3-...
     return ModelRoute(name)
 
 

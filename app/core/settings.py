@@ -7,6 +7,8 @@ that adding a provider adds its settings. Keys are ``SecretStr``: they print as 
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -21,11 +23,15 @@ from pydantic import (
     ValidationInfo,
     create_model,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.errors import ConfigurationError
+from app.core.placeholders import looks_like_placeholder
 from app.core.providers import PROVIDERS, Provider
+
+log = logging.getLogger("app.core.settings")
 
 HOSTED_BASE_URL = "https://api.portkey.ai/v1"
 LOCAL_BASE_URL = "http://127.0.0.1:8787/v1"
@@ -55,6 +61,38 @@ class CallerLimits(BaseModel):
     tokens_per_minute: int | None = Field(None, ge=1)
     usd_per_day: float | None = Field(None, gt=0)
     usd_per_month: float | None = Field(None, gt=0)
+
+# Settings whose template placeholders (``QDRANT_URL=your_qdrant_url``...) count as not set. Provider keys
+# are not here: key resolution reports their placeholders per provider (``app.core.keys``).
+_PLACEHOLDER_UNSET = ("portkey_api_key", "portkey_base_url", "redis_url", "qdrant_url", "qdrant_api_key",
+                      "qdrant_path", "milvus_uri", "weaviate_url", "weaviate_api_key", "database_url",
+                      *(p.base_url_env.lower() for p in PROVIDERS.values()))
+_warned_placeholders: set[str] = set()
+_warn_lock = threading.Lock()
+
+
+def _drop_placeholders(data: dict[str, Any]) -> dict[str, Any]:
+    found = [name for name in _PLACEHOLDER_UNSET
+             if isinstance(data.get(name), str) and looks_like_placeholder(data[name])]
+    if not found:
+        return data
+    with _warn_lock:
+        new = [name.upper() for name in found if name not in _warned_placeholders]
+        _warned_placeholders.update(found)
+    if new:  # one warning per process, naming the variables (never their values)
+        log.warning("%s %s a value copied from a template, not a real one: treated as not set",
+                    ", ".join(new), "holds" if len(new) == 1 else "hold")
+    return {k: v for k, v in data.items() if k not in found}
+
+
+class AlertWebhook(BaseModel):
+    """Where alert notifications are posted, and in which body: generic JSON or Slack-compatible."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: SecretStr
+    """Secret: a Slack incoming-webhook URL is its own credential."""
+    format: Literal["json", "slack"] = "json"
 
 
 class Settings(BaseSettings):
@@ -147,12 +185,37 @@ class Settings(BaseSettings):
     sophia_gateway_dir: str | None = Field(None, description="where the pinned gateway is installed "
                                                              "(default: the repository's gateway/)")
 
+    # Operations (alerts, anomalies, key rotation); see the README's Operating it section.
+    alerts_enabled: bool = Field(True, description="evaluate the alert rules in the service")
+    sophia_alerts_file: str | None = Field(None, description="YAML file of alert rules (merged by name over "
+                                                             "the built-in ones; enabled: false drops one)")
+    alerts_interval: float = Field(5.0, gt=0, le=3600, description="seconds between rule evaluations "
+                                                                  "(calls also wake the evaluator)")
+    alert_webhooks: list[AlertWebhook] = Field(
+        default_factory=list, description='JSON, e.g. [{"url": "https://hooks.slack.com/...", "format": "slack"}]')
+    alert_webhook_attempts: int = Field(6, ge=1, le=20, description="tries per notification before dead-lettering")
+    alert_webhook_backoff: float = Field(1.0, gt=0, le=300, description="first retry delay in seconds (doubles)")
+    alert_webhook_timeout: float = Field(5.0, gt=0, le=120, description="seconds per webhook request")
+    anomaly_interval: float = Field(60.0, ge=1, le=86400, description="seconds per usage interval")
+    anomaly_alpha: float = Field(0.3, gt=0, le=1, description="EWMA weight of the newest interval")
+    anomaly_warmup: int = Field(10, ge=2, le=10_000, description="intervals before a baseline may flag")
+    key_max_age_days: float = Field(90.0, gt=0, description="a key older than this is due for rotation")
+    key_warn_days: float = Field(14.0, ge=0, description="warn this many days before a key is due")
+    key_grace_seconds: float = Field(900.0, ge=0, description="keep the old key valid this long after a rotation")
+    key_watch_interval: float = Field(2.0, ge=0, le=3600, description="seconds between checks of .env for "
+                                                                       "rotated keys in the service; 0: off")
+
     # The HTTP service (`sophia serve`); see the README's Operating it section.
     sophia_host: str = Field("127.0.0.1", description="interface to bind; anything but loopback needs keys")
     sophia_port: int = Field(8000, ge=1, le=65535)
     sophia_api_keys: SecretStr | None = Field(None, description="comma-separated bearer tokens")
     sophia_rate_limit: str = Field("120/minute", description="per token (or client IP), e.g. 10/second")
     sophia_max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _placeholders_are_not_set(cls, data: Any) -> Any:
+        return _drop_placeholders(data) if isinstance(data, dict) else data
 
     @field_validator("role_chains", "semantic_cache_roles", "role_deadlines", "role_limits")
     @classmethod

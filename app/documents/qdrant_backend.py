@@ -31,8 +31,6 @@ from app.documents.keywords import KeywordIndex
 from app.documents.models import Chunk, DocumentHit, Scalar, SourceInfo
 from app.vectors.base import MAX_LIMIT, Record
 
-_PAGE = 1000
-
 
 def _searchable(payload: dict[str, Any]) -> str:
     return Chunk(0, payload["text"], payload.get("section") or "").searchable(payload.get("title") or None)
@@ -58,28 +56,11 @@ class QdrantDocuments(DocumentBackend):
         self._current: dict[str, str] = {}
         """source -> content hash of the version the keyword index holds."""
         self._lock = KeyedLocks()  # the backend may be used from more than one event loop
-        self._shared = store.kind != "qdrant-local"
+        self._shared = store.kind != "qdrant-local"  # a server, or a folder reached through the service
 
     async def _scan(self, collection: str, where: dict[str, Scalar] | None = None) -> list[Record]:
         """Every point of the collection matching ``where``, paged (the interface's scroll stops at 1,000)."""
-        from qdrant_client import models
-
-        query_filter = None
-        if where:
-            query_filter = models.Filter(must=[models.FieldCondition(key=k, match=models.MatchValue(value=v))
-                                               for k, v in where.items()])
-
-        def scan(client: Any) -> list[Record]:
-            records: list[Record] = []
-            offset = None
-            while True:
-                page, offset = client.scroll(collection, scroll_filter=query_filter, limit=_PAGE, offset=offset,
-                                             with_payload=True, with_vectors=False)
-                records.extend(Record(str(r.id), dict(r.payload or {})) for r in page)
-                if offset is None:
-                    return records
-
-        return await self.store.run_on_client("scroll", scan)
+        return await self.store.scan(collection, where)
 
     async def sources(self) -> list[SourceInfo]:
         """Every source's current record, read in pages of 1,000."""

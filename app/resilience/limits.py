@@ -175,6 +175,16 @@ class CallLimits:
             scope=scope.kind, subject=scope.subject, limit=name, allowed=allowed, retry_after=retry_after,
             resets_at=stats.reset_time)
 
+    async def spent(self, scope: Scope) -> list[tuple[str, float, float]]:
+        """(limit, USD spent in its current period, budget) for each budget ``scope`` has (alerts read it)."""
+        day, _, month, _ = _period_ends(self._clock())
+        out = []
+        for name, budget, period in (("usd_per_day", scope.limits.usd_per_day, day),
+                                     ("usd_per_month", scope.limits.usd_per_month, month)):
+            if budget is not None:
+                out.append((name, await self.storage.get(self._budget_key(scope, period)) / MICRO, budget))
+        return out
+
     def _budget_key(self, scope: Scope, period: str) -> str:
         return f"usd/{scope.kind}/{scope.subject}/{period}"
 

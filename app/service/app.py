@@ -3,8 +3,9 @@
 The lifespan is the service's composition root: it builds the runtime (``app.runtime.build_runtime``:
 manager, cache, embedder, memory, document store, health checker, routing policy), both factories on
 it, the analytics store and the limiter, hooks telemetry and analytics onto the manager's observers
-(calls and feedback), runs background health probes and the routing file's watch (and reloads it on
-SIGHUP), and on shutdown cancels the background tasks, flushes analytics and closes the gateway client.
+(calls and feedback), runs background health probes, the routing file's watch (and reloads it on
+SIGHUP) and the operations parts (alerts, anomalies, key reloads: ``app.service.operations``), and on
+shutdown cancels the background tasks, flushes analytics and closes the gateway client.
 """
 
 from __future__ import annotations
@@ -23,12 +24,23 @@ from app.artemis.portkey_unified_factory import ArtemisFactory
 from app.core.settings import get_settings
 from app.routing import reload_on_sighup, watch
 from app.runtime import build_runtime
-from app.service import agent_routes, document_routes, errors, openai_routes, ops_routes, routing_routes
+from app.service import (
+    agent_routes,
+    alerts_routes,
+    document_routes,
+    errors,
+    openai_routes,
+    ops_routes,
+    routing_routes,
+    vector_routes,
+)
 from app.service.config import ServiceConfig
+from app.service.operations import Operations
 from app.service.security import Authenticator, BodyLimitMiddleware, RateLimiter
 from app.service.state import ServiceState
 from app.sophia.portkey_unified_factory import SophiaFactory
 from app.telemetry import TelemetryObserver
+from app.vectors.registry import get_store
 
 log = logging.getLogger("app.service")
 
@@ -60,19 +72,22 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
             sophia=runtime.factory(SophiaFactory), documents=runtime.documents,
             analytics=analytics, auth=Authenticator(config.api_keys, config.auth_enabled),
             limiter=RateLimiter(config.rate_limit, settings.redis_url, config.rate_limit_namespace),
-            started_at=time.time(),
+            started_at=time.time(), held_store=None if settings.qdrant_url else get_store(settings, "qdrant"),
         )
+        manager.observers.add(state.recent_errors)
         if config.health_interval > 0:
             state.background.append(asyncio.create_task(_health_loop(state, config.health_interval),
                                                         name="health-probes"))
         # The routing file reloads on a change (and on SIGHUP) without dropping requests: see app.routing.holder.
         state.background.append(asyncio.create_task(watch(manager.policies, settings.sophia_routing_watch),
                                                     name="routing-file-watch"))
+        state.operations = Operations.start(settings, runtime)
         app.state.sophia = state
         try:
             with reload_on_sighup(manager.policies, asyncio.get_running_loop()):
                 yield
         finally:
+            await state.operations.aclose()
             for task in state.background:
                 task.cancel()
             await asyncio.gather(*state.background, return_exceptions=True)
@@ -89,6 +104,8 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
     app.include_router(agent_routes.router)
     app.include_router(document_routes.router)
     app.include_router(ops_routes.router)
+    app.include_router(alerts_routes.router)
     app.include_router(routing_routes.router)
+    app.include_router(vector_routes.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     return app

@@ -32,6 +32,8 @@ class ServiceConfig:
     """Every request needs a bearer token: always when keys are set or the bind is not loopback."""
     sandboxed: tuple[str, ...] = ()
     """Providers answered by simulators (shown as a SANDBOX banner on the dashboard)."""
+    control_url: str | None = None
+    """The simulators' control API (faults) when sandboxed, shown on the dashboard."""
     health_interval: float = 300.0
     """Seconds between background health probes (each costs one tiny completion per provider); 0: off."""
     rate_limit_namespace: str = "sophia"

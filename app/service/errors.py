@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -47,7 +48,7 @@ def describe(exc: BaseException) -> tuple[int, str, dict[str, Any]]:
         if status in (401, 403) or not 400 <= status < 600:
             status = 502
         return status, "provider_error", {"provider": exc.provider}
-    if isinstance(exc, e.UnknownProviderError):
+    if isinstance(exc, e.UnknownProviderError | e.UnknownModelError):
         return 404, "model_not_found", {}
     if isinstance(exc, e.ProviderNotConfiguredError):
         return 503, "provider_not_configured", {"env_vars": list(exc.env_vars)}
@@ -68,6 +69,21 @@ def describe(exc: BaseException) -> tuple[int, str, dict[str, Any]]:
     return 500, "internal_error", {}
 
 
+def invalid_json_message(body: Any, error: Mapping[str, Any]) -> str:
+    """"request body is not valid JSON (line L, column C): <why>" from FastAPI's ``json_invalid`` error,
+    whose location holds the character offset into ``body`` (the raw text)."""
+    loc = error.get("loc", ())
+    offset = loc[-1] if loc and isinstance(loc[-1], int) else None
+    why = (error.get("ctx") or {}).get("error")
+    detail = f": {why}" if why else ""
+    if offset is None or not isinstance(body, str | bytes):
+        return f"request body is not valid JSON{detail}"
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"request body is not valid JSON (line {line}, column {column}){detail}"
+
+
 def install(app: FastAPI) -> None:
     """Make ``app`` answer every error (ours, validation, HTTP, unexpected) as OpenAI's error JSON."""
     async def sophia_error(request: Request, exc: e.SophiaError) -> JSONResponse:
@@ -80,6 +96,10 @@ def install(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            return _error_response(400, invalid_json_message(exc.body, first), code="invalid_json")
+        if first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",):
+            return _error_response(400, "request body is empty; expected a JSON object", code="invalid_json")
         loc = [str(p) for p in first.get("loc", ()) if p != "body"]
         message = f"{'.'.join(loc) or 'body'}: {first.get('msg', 'invalid request')}"
         return _error_response(400, message, code="invalid_request", param=".".join(loc) or None)

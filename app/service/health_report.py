@@ -13,5 +13,7 @@ async def combined_health(artemis: Any, sophia: Any, force: bool = False) -> dic
     first, second = await asyncio.gather(artemis.health_check(force), sophia.health_check(force))
     report = dict(first)
     report["status"] = max(first["status"], second["status"], key=_ORDER.__getitem__)
-    report["details"] = {**first["details"], "roles": {**first["details"]["roles"], **second["details"]["roles"]}}
+    reasons = list(dict.fromkeys([*first["details"]["reasons"], *second["details"]["reasons"]]))
+    report["details"] = {**first["details"], "roles": {**first["details"]["roles"], **second["details"]["roles"]},
+                         "reasons": reasons}
     return report

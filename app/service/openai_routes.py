@@ -100,7 +100,7 @@ async def chat_completions(body: ChatRequest, state: StateDep, identity: Annotat
     The ``x-sophia-provider``, ``x-sophia-model``, ``x-sophia-fallback`` (and for policies
     ``x-sophia-route``, ``x-sophia-variant``, ``x-sophia-complexity``) headers say how it was served.
     """
-    route = resolve_model(body.model, state.manager.policies.current)
+    route = resolve_model(body.model, state.manager.policies.current, state.manager.settings)
     params = {k: v for k, v in (body.model_extra or {}).items() if k not in _OURS}
     metadata = {**body.routing_metadata(), **route.metadata}
     trace_id = new_trace_id()
@@ -144,7 +144,7 @@ def _event(payload: dict[str, Any]) -> str:
 @router.post("/embeddings")
 async def embeddings(body: EmbeddingRequest, state: StateDep, identity: Annotated[str, Depends(rate_limited)]) -> Any:
     """Create embeddings, as OpenAI's API does; ``model`` is ``<provider>/<embedding model>``."""
-    route = resolve_model(body.model, state.manager.policies.current)
+    route = resolve_model(body.model, state.manager.policies.current, state.manager.settings)
     if route.provider is None:
         raise InvalidRequestError(f"{body.model} is a chat role or route; embeddings need "
                                   "'<provider>/<embedding model>'")

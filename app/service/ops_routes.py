@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 import app.vectors.metrics  # noqa: F401 - so /metrics lists the vector-store series before the first call
+from app.analytics.summary import empty_provider, provider_table, role_table
 from app.analytics.timeline import build_timeline
 from app.documents.store import DocumentStore
 from app.service.dashboard_page import render_dashboard
@@ -73,7 +75,36 @@ async def metrics() -> Response:
 async def dashboard(state: StateDep) -> HTMLResponse:
     # The page itself holds no data (the script fetches it with the caller's token), so it is open.
     """The dashboard page; it loads its data from /api/dashboard with the caller's token."""
-    return HTMLResponse(render_dashboard(state.config.sandboxed, package_version()))
+    return HTMLResponse(render_dashboard(state.config.sandboxed, package_version(), state.config.control_url))
+
+
+AUTO_WINDOW_MAX = 24 * 3600
+AUTO_WINDOW_MIN = 30
+
+
+def dashboard_window(minutes: int | None, first_request: float | None, started_at: float,
+                     now: float) -> tuple[float, int]:
+    """(since, bucket seconds) of the dashboard's charts, about 60 buckets wide.
+
+    ``minutes`` None (the default) spans the traffic since the service started: from its first request
+    (or the start), at least 30 seconds and at most 24 hours, so new traffic fills the charts instead of
+    sitting at the right edge of an hour.
+    """
+    if minutes is None:
+        start = first_request if first_request is not None else started_at
+        span = min(AUTO_WINDOW_MAX, max(AUTO_WINDOW_MIN, (now - start) * 1.05))
+    else:
+        span = minutes * 60
+    return now - span, max(2, math.ceil(span / 60))
+
+
+def _health_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    details = report["details"]
+    return {"status": report["status"], "checked_at": details["checked_at"], "reasons": details.get("reasons", []),
+            "providers": details["providers"], "stores": details["vector_databases"],
+            "gateway": details["gateway"]}
 
 
 async def documents_summary(store: DocumentStore) -> dict[str, Any]:
@@ -89,30 +120,33 @@ async def documents_summary(store: DocumentStore) -> dict[str, Any]:
 
 @router.get("/api/dashboard", dependencies=[Depends(authenticated)])
 async def dashboard_data(state: StateDep,
-                         minutes: Annotated[int, Query(ge=1, le=7 * 24 * 60)] = 60) -> dict[str, Any]:
-    """The dashboard's data over the last ``minutes``: a timeline, per-provider stats, last health and
-    the documents tile."""
+                         minutes: Annotated[int | None, Query(ge=1, le=7 * 24 * 60)] = None) -> dict[str, Any]:
+    """The dashboard's data: a timeline, per-provider and per-role tables, recent errors, last health,
+    circuits and the documents tile.
+
+    ``minutes`` is the window; without it, the window spans the traffic since the service started.
+    """
     until = time.time()
-    since = until - minutes * 60
-    bucket = max(10, (minutes * 60) // 60)  # about 60 points per chart
+    since = until - minutes * 60 if minutes is not None else max(state.started_at, until - AUTO_WINDOW_MAX)
     analytics_error = None
     try:
-        rows, stats = await asyncio.gather(state.analytics.rows_since(since),
-                                           state.analytics.provider_stats(since))
+        rows = await state.analytics.rows_since(since)
     except Exception as exc:  # noqa: BLE001 - a broken analytics database empties the charts, nothing more
-        rows, stats, analytics_error = [], [], f"analytics database unavailable ({type(exc).__name__})"
-    health = None
-    if state.last_health is not None:
-        health = {"status": state.last_health["status"], "checked_at": state.last_health["details"]["checked_at"],
-                  "providers": state.last_health["details"]["providers"]}
+        rows, analytics_error = [], f"analytics database unavailable ({type(exc).__name__})"
+    since, bucket = dashboard_window(minutes, rows[0]["ts"] if rows else None, state.started_at, until)
+    providers = provider_table(rows)
+    listed = {p["name"] for p in providers}
+    providers += [empty_provider(name) for name in state.manager.router.configured_providers() if name not in listed]
     return {
+        "window": {"since": since, "until": until, "minutes": minutes, "auto": minutes is None},
         "timeline": build_timeline(rows, since, until, bucket),
-        "providers": [{"name": s.provider, "requests": s.requests, "errors": s.errors, "fallbacks": s.fallbacks,
-                       "cache_hits": s.cache_hits, "avg_latency_ms": s.avg_latency_ms,
-                       "tokens": s.prompt_tokens + s.completion_tokens, "cost_usd": s.cost_usd} for s in stats],
-        "health": health,
+        "providers": providers,
+        "roles": role_table(rows),
+        "recent_errors": state.recent_errors.latest(),
+        "health": _health_summary(state.last_health),
         "circuits": state.last_health["details"].get("circuits", {}) if state.last_health else {},
         "sandbox": list(state.config.sandboxed),
+        "control_url": state.config.control_url if state.config.sandboxed else None,
         "analytics_backend": state.analytics.backend,
         "analytics_error": analytics_error,
         "documents": await documents_summary(state.documents),

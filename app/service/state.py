@@ -14,6 +14,8 @@ from app.documents.store import DocumentStore
 from app.service.config import ServiceConfig
 from app.service.security import Authenticator, RateLimiter
 from app.sophia.portkey_unified_factory import SophiaFactory
+from app.telemetry.recent_errors import RecentErrors
+from app.vectors.base import VectorStore
 
 
 @dataclass
@@ -28,11 +30,16 @@ class ServiceState:
     analytics: AnalyticsStore
     auth: Authenticator
     limiter: RateLimiter
+    held_store: VectorStore | None = None
+    """The Qdrant local-mode store whose folder this service holds (None with ``QDRANT_URL``)."""
+    recent_errors: RecentErrors = field(default_factory=RecentErrors)
     last_health: dict[str, Any] | None = None
     last_forced: float = float("-inf")
     """``time.monotonic()`` of the last ``/health?force=true`` that probed."""
     started_at: float = 0.0
     background: list[Any] = field(default_factory=list)
+    operations: Any = None
+    """``app.service.operations.Operations``: alerts, anomalies, key ages (set by the lifespan)."""
 
 
 def _get_state(request: Request) -> ServiceState:

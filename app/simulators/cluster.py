@@ -167,6 +167,13 @@ class SimulatorCluster:
             return self._stats[provider].snapshot(self._slot(provider).applied)
         return {name: st.snapshot(self._slots[name].applied) for name, st in self._stats.items()}
 
+    def revoke_keys(self, provider: str, fingerprints: list[str]) -> list[str]:
+        """Make ``provider`` refuse keys with these fingerprints (401), as a provider does with a revoked key."""
+        revoked = self._stats[provider].revoked
+        revoked.clear()
+        revoked.update(fingerprints)
+        return sorted(revoked)
+
     def reset_stats(self, provider: str | None = None) -> None:
         """Zero the stats (and applied-fault counts) of ``provider``, or of every provider."""
         for name in [provider] if provider is not None else list(self._stats):

@@ -77,6 +77,10 @@ class SimulatorControl:
         """Zero every provider's stats."""
         return self._call("DELETE", "/stats")
 
+    def revoke_keys(self, provider: str, fingerprints: list[str]) -> dict:
+        """Make ``provider`` answer 401 to keys with these fingerprints (an empty list un-revokes all)."""
+        return self._call("PUT", f"/revoked-keys/{provider}", {"fingerprints": fingerprints})
+
     # ------------------------------------------------------------ async
 
     async def ahealth(self) -> dict:
@@ -109,3 +113,7 @@ class SimulatorControl:
     async def areset_stats(self) -> dict:
         """Async twin of ``reset_stats``."""
         return await self._acall("DELETE", "/stats")
+
+    async def arevoke_keys(self, provider: str, fingerprints: list[str]) -> dict:
+        """Async twin of ``revoke_keys``."""
+        return await self._acall("PUT", f"/revoked-keys/{provider}", {"fingerprints": fingerprints})

@@ -47,6 +47,10 @@ class Controlled(Protocol):
         """Zero every provider's stats."""
         ...
 
+    def revoke_keys(self, provider: str, fingerprints: list[str]) -> list[str]:
+        """Refuse keys with these fingerprints on ``provider`` (replacing the previous list)."""
+        ...
+
 
 
 class _ControlRoutes:
@@ -102,6 +106,17 @@ class _ControlRoutes:
         return JSONResponse({"reset": self.cluster.providers})
 
 
+    async def put_revoked(self, request: Request) -> JSONResponse:
+        provider = request.path_params["provider"]
+        if (unknown := self._unknown(provider)) is not None:
+            return unknown
+        body = await request.json()
+        fingerprints = body.get("fingerprints") if isinstance(body, dict) else None
+        if not isinstance(fingerprints, list) or not all(isinstance(f, str) for f in fingerprints):
+            return JSONResponse({"error": 'expected {"fingerprints": ["8 hex digits", ...]}'}, 422)
+        return JSONResponse({"revoked": self.cluster.revoke_keys(provider, fingerprints)})
+
+
 def build_control_app(cluster: Controlled) -> Starlette:
     """The control API (faults and stats of every simulated provider) as an ASGI app."""
     r = _ControlRoutes(cluster)
@@ -115,5 +130,6 @@ def build_control_app(cluster: Controlled) -> Starlette:
             Route("/faults/{provider}", r.delete_fault, methods=["DELETE"]),
             Route("/stats", r.get_stats, methods=["GET"]),
             Route("/stats", r.delete_stats, methods=["DELETE"]),
+            Route("/revoked-keys/{provider}", r.put_revoked, methods=["PUT"]),
         ]
     )

@@ -265,14 +265,18 @@ class ProviderApp:
 
     def _auth_error(self, req: Request) -> Reply | None:
         if self._anthropic:
-            if not req.headers.get("x-api-key", "").strip():
+            key = req.headers.get("x-api-key", "").strip()
+            if not key:
                 return self._error(401, "x-api-key header is required")
             if not req.headers.get("anthropic-version", "").strip():
                 return self._error(400, "anthropic-version: header is required")
-            return None
-        scheme, _, key = req.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not key.strip():
-            return self._error(401, openai_format.missing_key_message(self.name))
+        else:
+            scheme, _, key = req.headers.get("authorization", "").partition(" ")
+            key = key.strip()
+            if scheme.lower() != "bearer" or not key:
+                return self._error(401, openai_format.missing_key_message(self.name))
+        if not self.stats.used_key(key):
+            return self._error(401, "Incorrect API key provided: this key was revoked.")
         return None
 
     def _body_error(self, req: Request, *required: str) -> Reply | None:

@@ -82,7 +82,7 @@ class SophiaFactory(AgentFactoryBase):
         execution, completion = await self._execute(agent, messages, max_tokens, query=query, **params)
         web = [str(c) for c in (completion.model_extra or {}).get("citations") or []]
         insight = parse_insight(execution, [*web, *execution.citations])
-        if self.memory is not None:
+        if self.memory is not None and not execution.cached:  # a cached insight is already recorded
             await remember_insight(self.memory, agent, query, insight)  # into sophia_knowledge
         return insight
 

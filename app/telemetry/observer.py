@@ -10,12 +10,15 @@ from app.core.pricing import cache_tokens
 from app.telemetry import metrics
 from app.telemetry.cost import call_cost
 
+_SOURCES = {None: "provider", "hit": "cache", "semantic_hit": "semantic_cache"}
+
 
 class TelemetryObserver:
     """The manager observer that updates the Prometheus metrics: requests, latency, tokens, cost..."""
 
     def __call__(self, record: CallRecord) -> None:
-        """Count one finished call; a cache hit counts as a request but adds no tokens or cost."""
+        """Count one finished call; a cache hit counts as a request of source ``cache`` (or
+        ``semantic_cache``), apart from provider responses, and adds no tokens or cost."""
         routing = record.routing
         attempts = routing.attempts if routing else getattr(record.error, "attempts", ())
         for attempt in attempts:
@@ -24,11 +27,12 @@ class TelemetryObserver:
         if routing is None:
             requested = record.chain[0].split("/", 1) if record.chain else ["", ""]
             outcome = type(record.error).__name__ if record.error else "unknown"
-            metrics.REQUESTS.labels(record.kind, requested[0], requested[-1], outcome).inc()
+            metrics.REQUESTS.labels(record.kind, requested[0], requested[-1], outcome, "provider").inc()
             return
         provider, model = routing.provider, routing.model
-        metrics.REQUESTS.labels(record.kind, provider, model, "ok").inc()
-        metrics.LATENCY.labels(record.kind, provider, model).observe(record.latency_ms / 1000)
+        source = _SOURCES[routing.cached]
+        metrics.REQUESTS.labels(record.kind, provider, model, "ok", source).inc()
+        metrics.LATENCY.labels(record.kind, provider, model, source).observe(record.latency_ms / 1000)
         if routing.fallback_used:
             primary = record.chain[0].split("/", 1)[0] if record.chain else ""
             metrics.FALLBACKS.labels(primary, provider).inc()

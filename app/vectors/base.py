@@ -167,6 +167,10 @@ class VectorStore(ABC):
     @abstractmethod
     def _scroll(self, collection: str, where: dict[str, Scalar], limit: int) -> list[Record]: ...
 
+    def _scan(self, collection: str, where: dict[str, Scalar]) -> list[Record]:
+        """Every point matching ``where``, paged; the engines that need it (Qdrant) implement it."""
+        raise NotImplementedError(f"{self.kind} cannot scan a whole collection")
+
     @abstractmethod
     def _drop(self, collection: str) -> None: ...
 
@@ -277,6 +281,11 @@ class VectorStore(ABC):
         check_collection(collection)
         self._dimension(collection)
         return await self._run("scroll", self._scroll, collection, check_filter(where), check_limit(limit))
+
+    async def scan(self, collection: str, where: Filter | None = None) -> list[Record]:
+        """Every point matching ``where``, however many (``scroll`` stops at ``MAX_LIMIT``), in no order."""
+        check_collection(collection)
+        return await self._run("scroll", self._scan, collection, check_filter(where))
 
     async def get(self, collection: str, ids: Sequence[str]) -> list[Record]:
         """The points of these ids that exist."""

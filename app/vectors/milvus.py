@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,11 +20,40 @@ from app.core.errors import ConfigurationError
 from app.vectors.base import Hit, Point, Record, Scalar, VectorStore
 
 ID_LENGTH = 64
+_import_lock = threading.Lock()
 
 
 def is_server_uri(uri: str) -> bool:
     """True for a Milvus server URI; False for a Milvus Lite file path."""
     return uri.startswith(("http://", "https://", "tcp://", "unix://"))
+
+
+_IMPORT_ENV = {"MILVUS_URI": "", "MILVUS_DEFAULT_CONNECTION": "", "PYTHON_DOTENV_DISABLED": "1"}
+
+
+def milvus_client_class() -> Any:
+    """pymilvus's ``MilvusClient``, imported without pymilvus reading our ``MILVUS_URI``.
+
+    On import, pymilvus loads ``.env`` into the environment and parses ``MILVUS_URI`` as its default
+    connection, which fails ("Illegal uri") for a Milvus Lite file, the form we document
+    (``MILVUS_URI=/path/file.db``). Our adapter hands the URI to the client itself, so the import is
+    shown an empty ``MILVUS_URI`` and no ``.env``, and the environment is restored right after.
+    """
+    if "pymilvus" not in sys.modules:
+        with _import_lock:
+            saved = {name: os.environ.get(name) for name in _IMPORT_ENV}
+            os.environ.update(_IMPORT_ENV)
+            try:
+                import pymilvus  # noqa: F401
+            finally:
+                for name, value in saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
+    from pymilvus import MilvusClient
+
+    return MilvusClient
 
 
 def expression(where: dict[str, Scalar]) -> str:
@@ -55,7 +86,7 @@ class MilvusStore(VectorStore):
 
     def _open(self) -> Any:
         try:
-            from pymilvus import MilvusClient
+            client_class = milvus_client_class()
         except ImportError:
             raise ConfigurationError(
                 "Milvus needs the milvus extra: pip install -e '.[milvus]' (or use the default Qdrant store: "
@@ -64,7 +95,7 @@ class MilvusStore(VectorStore):
         if not self._server:
             os.makedirs(os.path.dirname(self._uri), exist_ok=True)
         token = self._token.get_secret_value() if self._token else ""
-        return MilvusClient(uri=self._uri, token=token, timeout=self._timeout)
+        return client_class(uri=self._uri, token=token, timeout=self._timeout)
 
     def _ready(self, collection: str) -> None:
         if collection not in self._loaded:

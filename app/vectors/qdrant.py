@@ -19,6 +19,7 @@ from app.vectors.local_index import LocalIndex
 
 # Keep the lock-file warning of a second local client from reaching a user as a stack of noise.
 SERVER_WORKERS = 4
+_SCAN_PAGE = 1000
 _LOCKED_HINT = "another process holds this Qdrant folder; use one process per folder or a Qdrant server"
 
 
@@ -120,6 +121,16 @@ class QdrantStore(VectorStore):
             if offset is None:
                 break
         return records
+
+    def _scan(self, collection: str, where: dict[str, Scalar]) -> list[Record]:
+        records: list[Record] = []
+        offset = None
+        while True:
+            page, offset = self.client.scroll(collection, scroll_filter=self._filter(where), limit=_SCAN_PAGE,
+                                              offset=offset, with_payload=True, with_vectors=False)
+            records.extend(Record(str(r.id), dict(r.payload or {})) for r in page)
+            if offset is None:
+                return records
 
     def _drop(self, collection: str) -> None:
         self._mirrors.pop(collection, None)

@@ -1,7 +1,8 @@
 """The process's stores, one per location, opened from settings.
 
 One store object per location matters: Qdrant local mode locks its folder against a second client,
-even in the same process, so the memory layer and the health check must share it.
+even in the same process, so the memory layer and the health check must share it. A folder that the
+local service (``make run``) holds is reached through that service (``app.vectors.through_service``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import os
 import threading
 from typing import Any
 
+from pydantic import SecretStr
+
 from app.core.errors import ConfigurationError
+from app.core.local_service import find_local_service
 from app.vectors.base import VectorStore
 
 _lock = threading.Lock()
@@ -37,6 +41,11 @@ def _build(kind: str, location: str, settings: Any) -> VectorStore:
 
         if settings.qdrant_url:
             return QdrantStore(url=location, api_key=settings.qdrant_api_key)
+        service = find_local_service(settings.sophia_data_dir)
+        if service is not None and service.holds(location):
+            from app.vectors.through_service import ServiceHeldStore
+
+            return ServiceHeldStore(service.url, location, pid=service.pid, token=_first_token(settings))
         return QdrantStore(path=location)
     if kind == "milvus":
         from app.vectors.milvus import MilvusStore
@@ -45,6 +54,13 @@ def _build(kind: str, location: str, settings: Any) -> VectorStore:
     from app.vectors.weaviate import WeaviateStore
 
     return WeaviateStore(location, settings.weaviate_api_key, settings.weaviate_grpc_port)
+
+
+def _first_token(settings: Any) -> SecretStr | None:
+    """One of the service's bearer tokens (``SOPHIA_API_KEYS``), for a process that calls it."""
+    raw = settings.sophia_api_keys.get_secret_value() if settings.sophia_api_keys else ""
+    tokens = [t.strip() for t in raw.split(",") if t.strip()]
+    return SecretStr(tokens[0]) if tokens else None
 
 
 def _location(kind: str, settings: Any) -> str:

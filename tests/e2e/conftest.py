@@ -73,7 +73,8 @@ class UvicornThread:
 
 
 @pytest.fixture(scope="module")
-def service(e2e_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
+def service(e2e_env: dict[str, str], simulators: Any,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningService]:
     from app.service import ServiceConfig, create_app
 
     data = tmp_path_factory.mktemp("service")
@@ -82,7 +83,7 @@ def service(e2e_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
     settings = make_settings(e2e_env, database_url=f"sqlite+aiosqlite:///{db}", memory_enabled=False,
                              sophia_data_dir=str(data))
     app = create_app(settings, ServiceConfig(health_interval=0, sandboxed=("openai", "groq"),
-                                             max_body_bytes=200_000))
+                                             control_url=simulators.control_url, max_body_bytes=200_000))
     with UvicornThread(app) as url:
         yield RunningService(url, app, db)
 
@@ -92,3 +93,22 @@ def _clear_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "simulators" in request.fixturenames or "e2e_env" in request.fixturenames:
         request.getfixturevalue("simulators").control.clear_faults()
+
+
+async def wait_until_serving(url: str, path: str, process: Any, timeout: float = 90) -> None:
+    """Poll ``url + path`` until it answers 200 (a `sophia serve` child process starting), with a deadline."""
+    import asyncio
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+        while True:
+            try:
+                if (await client.get(path)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"sophia serve at {url} did not start")
+            await asyncio.sleep(0.05)  # polling the service's start with a deadline

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +108,28 @@ def test_sophia_check_sandbox_starts_its_own_gateway(tmp_path):
     result = _run([str(SOPHIA), "check", "--sandbox"], tmp_path, _env(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "simulated providers: openai, anthropic" in result.stdout and result.stdout.count("✅") == 6
+
+
+def test_the_scripts_rerun_themselves_under_the_projects_venv(tmp_path):
+    """`python scripts/...` typed with an interpreter that lacks the dependencies (here: the base Python with
+    site-packages off) re-runs under the checkout's .venv; without a .venv it says exactly what to run."""
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    for name in ("setup_portkey_keys.py", "test_portkey_integration.py", "project_python.py"):
+        shutil.copy(REPO / "scripts" / name, checkout / "scripts" / name)
+    (checkout / "app").symlink_to(REPO / "app")
+    bare = [getattr(sys, "_base_executable", sys.executable), "-S"]
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+
+    missing = _run([*bare, str(checkout / "scripts" / "test_portkey_integration.py"), "--help"], tmp_path, env)
+    assert missing.returncode == 1 and "Run `make setup` in" in missing.stderr and str(checkout) in missing.stderr
+
+    venv = checkout / ".venv"
+    subprocess.run([bare[0], "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = next(venv.glob("lib/python3*/site-packages"))
+    # The project's venv, as `make setup` would leave it: the dependencies importable from it.
+    (site / "deps.pth").write_text("\n".join(p for p in sys.path if p.endswith("site-packages")) + "\n")
+    for script, flag in ((CHECK, "--sandbox"), (SETUP, "--non-interactive")):
+        ran = _run([*bare, str(checkout / "scripts" / Path(script).name), "--help"], tmp_path, env)
+        assert ran.returncode == 0, ran.stderr
+        assert flag in ran.stdout

@@ -174,3 +174,39 @@ def test_reserved_request_fields_are_not_passed_through(client):
         model="groq/llama-3.3-70b-versatile", messages=_ask("Hello"), metadata={"team": "a"},
         extra_body={"trace_id": "x" * 200, "provider": "openai", "cache": False, "refresh": True})
     assert completion.choices[0].message.content.startswith("[groq/")
+
+
+def test_bare_model_names_and_malformed_json_get_answers_that_explain_themselves(service, client):
+    for model, provider in (("gpt-4o", "openai"), ("claude-sonnet-4-5", "anthropic"),
+                            ("llama-3.3-70b-versatile", "groq")):
+        raw = client.chat.completions.with_raw_response.create(model=model, messages=_ask("Hi"))
+        assert raw.headers["x-sophia-provider"] == provider and raw.parse().model == model
+    with pytest.raises(openai.BadRequestError) as ambiguous:
+        client.chat.completions.create(model="mixtral-8x7b-32768", messages=_ask("Hi"))
+    assert "'groq/mixtral-8x7b-32768' or 'mistral/mixtral-8x7b-32768'" in ambiguous.value.message
+    with pytest.raises(openai.NotFoundError) as unknown:
+        client.chat.completions.create(model="no-such-model-42", messages=_ask("Hi"))
+    assert "unknown model 'no-such-model-42'" in unknown.value.message
+    body = '{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]'
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        broken = http.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+        assert broken.status_code == 400
+        assert broken.json()["error"]["message"] == (
+            f"request body is not valid JSON (line 1, column {len(body) + 1}): Expecting ',' delimiter")
+        multiline = http.post("/v1/chat/completions", content='{\n  "model": "gpt-4o",,\n}',
+                              headers={"content-type": "application/json"})
+        assert "(line 2, column 21)" in multiline.json()["error"]["message"]
+
+
+def test_cache_hits_are_counted_apart_from_provider_answers(service):
+    request = {"model": "mistral", "messages": _ask("same twice")}
+    with httpx.Client(base_url=service.url, timeout=30) as http:
+        def count(source: str) -> float:
+            return sum(float(line.rsplit(" ", 1)[1]) for line in http.get("/metrics").text.splitlines()
+                       if line.startswith("sophia_requests_total{") and 'kind="chat"' in line
+                       and 'provider="mistral"' in line and f'source="{source}"' in line)
+
+        before = count("provider"), count("cache")
+        assert http.post("/v1/chat/completions", json=request).status_code == 200
+        assert http.post("/v1/chat/completions", json=request).status_code == 200
+        assert (count("provider"), count("cache")) == (before[0] + 1, before[1] + 1)

@@ -13,7 +13,9 @@ from app.core.manager import PortkeyManager
 from app.core.portkey_config import reset_portkey_manager
 from app.core.settings import load_settings
 from app.gateway import GatewayProcess
+from app.gateway.process import free_port
 from app.routing import load_policy
+from app.runtime import build_runtime
 from app.simulators import Fault
 from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
 from tests import spec_examples
@@ -109,6 +111,28 @@ async def test_health_degraded_when_a_provider_fails_but_roles_survive(make_mana
     assert health["status"] == "degraded"
     assert health["portkey_providers"]["groq"] is False and health["portkey_providers"]["openai"] is True
     assert "500" in health["details"]["providers"]["groq"]["reason"]
+    (reason,) = health["details"]["reasons"]
+    assert reason.startswith("groq: ") and "500" in reason
+
+
+async def test_health_degraded_with_the_reason_when_the_stores_are_down(sandbox_env, simulators):
+    """Every provider answers, but all four configured stores are unreachable: not operational."""
+    closed = [free_port() for _ in range(4)]
+    values = {k.lower(): v for k, v in sandbox_env.items()}
+    settings = load_settings(_env_file=None, max_retries=0, memory_enabled=False, **values,
+                             redis_url=f"redis://127.0.0.1:{closed[0]}/0", qdrant_url=f"http://127.0.0.1:{closed[1]}",
+                             weaviate_url=f"http://127.0.0.1:{closed[2]}", milvus_uri=f"http://127.0.0.1:{closed[3]}")
+    runtime = build_runtime(settings)
+    try:
+        health = await runtime.factory(ArtemisFactory).health_check(force=True)
+    finally:
+        await runtime.aclose()
+    assert health["status"] == "degraded" and all(health["portkey_providers"].values())
+    assert health["vector_databases"] == {"redis": False, "qdrant": False, "weaviate": False, "milvus": False,
+                                          "documents": False}  # the document store is on Weaviate here
+    stores = [r for r in health["details"]["reasons"] if r.startswith("store ")]
+    assert [r.split(":", 1)[0] for r in stores] == ["store redis", "store qdrant", "store weaviate", "store milvus",
+                                                    "store documents"]
 
 
 async def test_health_down_when_a_role_has_no_provider_left(make_manager, simulators):
@@ -117,6 +141,8 @@ async def test_health_down_when_a_role_has_no_provider_left(make_manager, simula
     health = await SophiaFactory(make_manager()).health_check(force=True)
     assert health["status"] == "down"
     assert health["details"]["roles"]["sophia/market_analyst"]["healthy"] is False
+    assert "role sophia/market_analyst has no healthy provider (perplexity, openai, anthropic)" in (
+        health["details"]["reasons"])
 
 
 async def test_health_down_when_the_gateway_is_stopped(sandbox_env, simulators):

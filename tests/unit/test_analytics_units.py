@@ -6,6 +6,7 @@ import json
 import time
 
 from app.analytics import AnalyticsStore, database_url, record_from_call
+from app.analytics.summary import empty_provider, percentile, provider_table, role_table
 from app.analytics.timeline import build_timeline
 from app.core.errors import AllProvidersFailedError
 from app.core.observation import CallRecord
@@ -44,15 +45,42 @@ def test_record_from_a_failed_call():
 
 def test_timeline_buckets():
     rows = [record_from_call(_served(), now=1005.0).as_row(), record_from_call(_served(True), now=1015.0).as_row(),
-            record_from_call(_served(cached="hit"), now=1061.0).as_row()]
+            record_from_call(_served(cached="hit"), now=1061.0).as_row(),
+            record_from_call(_served(cached="semantic_hit"), now=1062.0).as_row()]
     t = build_timeline(rows, since=1000.0, until=1120.0, bucket_s=60)
-    assert t["requests"] == [2, 1] and t["fallbacks"] == [1, 0] and t["cache_hit_rate"] == [0.0, 1.0]
-    assert t["latency_ms"]["anthropic"] == [12.5, 12.5]
+    assert t["requests"] == [2, 2] and t["fallbacks"] == [1, 0] and t["cache_hit_rate"] == [0.0, 1.0]
+    assert t["exact_hit_rate"] == [0.0, 0.5] and t["semantic_hit_rate"] == [0.0, 0.5]
+    assert t["latency_ms"]["anthropic"] == [12.5, None], "cache hits are not provider latency"
     assert t["provider_success"] == {"anthropic": [1.0, 1.0], "openai": [0.0, None]}
-    assert t["totals"]["requests"] == 3 and t["totals"]["tokens"] == 4500
+    assert t["failed_attempts"] == [1, 0]
+    totals = t["totals"]
+    assert (totals["requests"], totals["exact_hits"], totals["semantic_hits"], totals["tokens"]) == (4, 1, 1, 6000)
+    assert totals["p95_latency_ms"] == 12.5
 
 
-def test_database_urls_get_async_drivers():
+def test_provider_and_role_tables_keep_cache_hits_and_hidden_failures_apart():
+    failed = AllProvidersFailedError([Attempt(provider="openai", model="gpt-4o", status=500),
+                                      Attempt(provider="anthropic", model="claude-sonnet-4-5", status=500)],
+                                     status=500, trace_id="t")
+    rows = [record_from_call(r).as_row() for r in (
+        _served(), _served(fallback=True), _served(cached="hit"),
+        CallRecord(kind="chat", trace_id="f", chain=("openai/gpt-4o",), latency_ms=9, error=failed,
+                   metadata={"domain": "artemis", "agent_id": "a1", "role": "code_reviewer"}))]
+    table = {p["name"]: p for p in provider_table(rows)}
+    assert (table["anthropic"]["answers"], table["anthropic"]["cache_hits"], table["anthropic"]["fallbacks"]) == (2, 1, 1)
+    assert (table["openai"]["answers"], table["openai"]["failed_attempts"], table["openai"]["attempts"],
+            table["openai"]["errors"]) == (0, 2, 2, 1), "a failure a fallback hid still counts for openai"
+    assert table["anthropic"]["failed_attempts"] == 1 and table["anthropic"]["p95_latency_ms"] == 12.5
+    (role,) = role_table(rows)
+    assert role == {"role": "artemis/code_reviewer", "calls": 4, "answers": 2, "fallbacks": 1, "cache_hits": 1,
+                    "errors": 1, "fallback_rate": 0.5}
+    assert empty_provider("groq")["answers"] == 0 and percentile([], 95) is None
+    assert percentile([float(i) for i in range(1, 101)], 95) == 95.0
+
+
+def test_database_urls_get_async_drivers(monkeypatch):
+    monkeypatch.delenv("SOPHIA_DATA_DIR", raising=False)
+
     def url(value):
         return database_url(load_settings(_env_file=None, database_url=value))
 

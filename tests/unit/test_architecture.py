@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"app.core", "app.routing"},                                         # routing core and policies, transport, errors
     {"app.embeddings", "app.vectors", "app.gateway", "app.simulators"},  # engines and processes
     {"app.cache", "app.memory", "app.documents", "app.telemetry",        # built on the engines
-     "app.analytics", "app.resilience"},
+     "app.analytics", "app.resilience", "app.alerts", "app.keys"},
     {"app.health"},
     {"app.agents"},                                                      # agent policy
     ROOT_LAYER,  # the composition root, and the facades that build their defaults from it
@@ -38,6 +38,8 @@ COMPOSITION = LAYERS.index(ROOT_LAYER)
 ENVIRON_ALLOWED = {
     "app/cli/setup_keys.py": "collects keys from the environment to write .env (setup --non-interactive)",
     "app/gateway/process.py": "the gateway child process inherits our environment (PATH) plus its own",
+    "app/service/server.py": "`serve --workers N` hands the sandbox's variables to uvicorn's worker processes",
+    "app/vectors/milvus.py": "pymilvus parses MILVUS_URI (and loads .env) on import: it is shown an empty one",
 }
 
 

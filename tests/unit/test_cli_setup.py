@@ -33,7 +33,7 @@ def test_validate_accepts_documented_shapes_and_names_bad_variables_only():
 
 def test_interactive_hides_keys_and_asks_again_after_a_bad_one():
     hidden = iter(["", "xx-1234567890abcdefgh", "sk-good0123456789abcdef", "", "", "gsk_0123456789abcdef0123", "", "", ""])
-    plain = iter([""])
+    plain = iter(["", "", "", "", ""])  # the gateway URL, then the four store settings left at their defaults
     said: list[str] = []
     values = collect_interactive(ask=lambda _: next(hidden), ask_plain=lambda _: next(plain), say=said.append)
     assert values == {"OPENAI_API_KEY": "sk-good0123456789abcdef", "GROQ_API_KEY": "gsk_0123456789abcdef0123"}
@@ -45,6 +45,20 @@ def test_interactive_hosted_asks_for_virtual_keys():
     values = collect_interactive(ask=lambda _: next(hidden), ask_plain=lambda _: "", say=lambda _: None)
     assert values == {"PORTKEY_API_KEY": "pk-portkey-0123456789", "PORTKEY_BASE_URL": "https://api.portkey.ai/v1",
                       "OPENAI_VK": "openai-vk-abc123def"}
+
+
+def test_interactive_asks_for_the_vector_databases_and_their_keys():
+    hidden = iter(["", "", "", "", "gsk_0123456789abcdef0123", "", "", "", "qdrant-secret-key-0123"])
+    plain = iter(["", "https://qdrant.example.com:6333", "your_weaviate_url", "", "/srv/milvus/memory.db",
+                  "redis://127.0.0.1:6379/0"])
+    said: list[str] = []
+    values = collect_interactive(ask=lambda _: next(hidden), ask_plain=lambda _: next(plain), say=said.append)
+    assert values == {"GROQ_API_KEY": "gsk_0123456789abcdef0123", "QDRANT_URL": "https://qdrant.example.com:6333",
+                      "QDRANT_API_KEY": "qdrant-secret-key-0123", "MILVUS_URI": "/srv/milvus/memory.db",
+                      "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    assert any("WEAVIATE_URL looks like a placeholder" in s for s in said), "a copied template value is refused"
+    with pytest.raises(SetupError, match="MILVUS_URI: must be a Milvus server URL"):
+        validate({"MILVUS_URI": "milvus"})
 
 
 def test_non_interactive_reads_the_environment_then_flags():

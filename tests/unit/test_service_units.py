@@ -38,9 +38,30 @@ def test_role_models_use_the_roles_strategy():
         route.call(["groq"])
 
 
+def test_bare_model_names_go_to_the_provider_that_serves_them():
+    none = _settings()
+    assert resolve_model("gpt-4o", POLICY, none).provider == "openai/gpt-4o"
+    assert resolve_model("claude-sonnet-4-5", POLICY, none).provider == "anthropic/claude-sonnet-4-5"
+    assert resolve_model("llama-3.3-70b-versatile", POLICY, none).provider == "groq/llama-3.3-70b-versatile"
+    assert resolve_model("meta-llama/Llama-3.3-70B-Instruct-Turbo", POLICY, none).provider == (
+        "together/meta-llama/Llama-3.3-70B-Instruct-Turbo")
+    assert resolve_model("gpt-4o", POLICY, none).call() == {"provider": "openai/gpt-4o", "fallbacks": None}, (
+        "the provider's usual fallbacks follow")
+    # Served by two providers (the price tables list it for both): the configured one wins...
+    groq_only = _settings(groq_api_key="gsk_0123456789abcdef0123")
+    assert resolve_model("mixtral-8x7b-32768", POLICY, groq_only).provider == "groq/mixtral-8x7b-32768"
+    # ...and with both configured (or neither) the error lists the choices.
+    both = _settings(groq_api_key="gsk_0123456789abcdef0123", mistral_api_key="mistral0123456789abcdef0123")
+    for settings in (both, none):
+        with pytest.raises(e.InvalidRequestError, match="'groq/mixtral-8x7b-32768' or 'mistral/mixtral-8x7b-32768'"):
+            resolve_model("mixtral-8x7b-32768", POLICY, settings)
+
+
 def test_unknown_models_are_typed_errors():
+    with pytest.raises(e.UnknownModelError, match="unknown model 'no-such-model-42'"):
+        resolve_model("no-such-model-42", POLICY, _settings())
     with pytest.raises(e.UnknownProviderError):
-        resolve_model("gpt-4o", POLICY)
+        resolve_model("gpt-4o", POLICY)  # without settings, no bare names
     with pytest.raises(e.InvalidRequestError, match="artemis roles: code_reviewer, security_auditor"):
         resolve_model("artemis/chef", POLICY)
     with pytest.raises(e.InvalidRequestError, match="unknown route 'nope'"):
@@ -61,6 +82,7 @@ def test_model_list_marks_what_can_be_served():
 @pytest.mark.parametrize(("exc", "status", "code"), [
     (e.InvalidRequestError("bad"), 400, "invalid_request"),
     (e.UnknownProviderError("x", known=["groq"]), 404, "model_not_found"),
+    (e.UnknownModelError("x", known=["groq"]), 404, "model_not_found"),
     (e.ProviderNotConfiguredError(["groq"], ["GROQ_API_KEY"]), 503, "provider_not_configured"),
     (e.GatewayUnavailableError("http://127.0.0.1:1/v1", "refused"), 503, "gateway_unavailable"),
     (e.GatewayTimeoutError("http://127.0.0.1:1/v1", 60), 504, "gateway_timeout"),

@@ -13,6 +13,7 @@ from app.agents.knowledge import search_knowledge
 from app.artemis.portkey_unified_factory import ArtemisFactory, TechnicalAgentRole
 from app.memory import AgentMemory, BatchingEmbedder
 from app.memory.prompting import HEADER
+from app.simulators import Fault
 from app.sophia.portkey_unified_factory import BusinessAgentRole, SophiaFactory
 from app.vectors.qdrant import QdrantStore
 from tests import spec_examples
@@ -47,6 +48,49 @@ async def test_an_agent_recalls_its_last_exchange_in_the_next_prompt(make_manage
     assert system["role"] == "system" and system["content"].startswith(agent.system_prompt)
     assert HEADER in system["content"] and "deploy freeze starts Friday 16:00 UTC" in system["content"]
     assert body["messages"][-1]["content"] == "When does the deploy freeze start?"
+
+
+async def test_a_repeated_task_is_a_cache_hit_that_skips_recall_and_remember(make_manager, simulators, memory,
+                                                                            caplog):
+    """The cache keys on the caller's request, not on the prompt recall made of it (the spec's
+    domain:agent_id:request_hash), so memories do not turn a repeated task into a new request."""
+    factory = ArtemisFactory(make_manager(), memory=memory)
+    agent = await factory.create_agent_with_portkey("Repeat-mem", TechnicalAgentRole.CODE_REVIEWER, "python")
+    prompt = "Review: def area(r): return 3.14 * r * r"
+    served_before = simulators.control.stats()["openai"]["total"]
+    with caplog.at_level("DEBUG", logger="app.agents.memory"):
+        first = await factory.execute_with_portkey(agent, prompt, max_tokens=40)
+        again = await factory.execute_with_portkey(agent, prompt, max_tokens=40)
+    assert first.cached is None and again.cached == "hit" and again.content == first.content
+    assert simulators.control.stats()["openai"]["total"] == served_before + 1, "one provider call for two runs"
+    memories = await memory.list_memories(agent.id)
+    assert len(memories) == 1 and memories[0].times_seen == 1, "the hit remembered nothing"
+    recalls = [r for r in caplog.records if "Repeat-mem" in r.getMessage() and "recalled" in r.getMessage()]
+    assert len(recalls) == 1, "the hit skipped recall"
+    # Another task of the same agent still recalls the first exchange.
+    await factory.execute_with_portkey(agent, "Is 3.14 precise enough there?", max_tokens=40)
+    assert HEADER in _prompt_sent(simulators, "openai") and "def area(r)" in _prompt_sent(simulators, "openai")
+
+
+async def test_debug_logs_show_each_routing_decision_and_never_a_key(make_manager, simulators, memory, caplog):
+    """The spec's Debug Mode (logging.basicConfig(level=logging.DEBUG): every logger, HTTP libraries
+    included): the chain, each attempt with its status, the fallback, cache misses and hits, memory."""
+    keys = {f"{p}_api_key": f"sk-debug-{p}-SECRET0123456789" for p in ("openai", "anthropic", "deepseek")}
+    factory = ArtemisFactory(make_manager(**keys), memory=memory)
+    agent = await factory.create_agent_with_portkey("Debug-mem", TechnicalAgentRole.CODE_REVIEWER, "python")
+    simulators.control.set_fault("openai", Fault(status=503))
+    with caplog.at_level("DEBUG"):
+        first = await factory.execute_with_portkey(agent, "Review: print(1)", max_tokens=20)
+        await factory.execute_with_portkey(agent, "Review: print(1)", max_tokens=20)
+    assert first.fallback_used and first.provider == "anthropic"
+    text = caplog.text
+    assert "chat " in text and ": chain openai/gpt-4o -> anthropic/claude-sonnet-4-5 -> deepseek/deepseek-chat" in text
+    assert "served by anthropic/claude-sonnet-4-5, fallback from openai/gpt-4o; attempts: openai/gpt-4o: 503" in text
+    assert "cache miss artemis:" in text and "cache hit artemis:" in text and "no provider called" in text
+    assert "Debug-mem" in text and "recalled 0 memories" in text and "exchange remembered" in text
+    assert any(r.name.startswith(("httpx", "httpcore")) for r in caplog.records), "HTTP libraries logged too"
+    for key in keys.values():
+        assert key not in text and key[:16] not in text
 
 
 async def test_recall_is_bounded_in_count_and_characters(make_manager, simulators, memory):
@@ -131,9 +175,14 @@ async def test_an_agent_without_memory_sends_the_prompt_unchanged(make_manager, 
 
 
 def test_the_spec_example_remembers_by_default(user_env, simulators):
-    """The spec's Artemis example, run twice as written: the second run's prompt carries the first exchange."""
-    spec_examples.run_async_example(spec_examples.ARTEMIS, {})
-    spec_examples.run_async_example(spec_examples.ARTEMIS, {})
+    """The spec's Artemis example, run twice as written: the second run is the cached answer; the agent's
+    next task carries the first exchange in its prompt."""
+    first = spec_examples.run_async_example(spec_examples.ARTEMIS, {})["result"]
+    again = spec_examples.run_async_example(spec_examples.ARTEMIS, {})["result"]
+    assert first.cached is None and again.cached == "hit" and again.content == first.content
+    follow_up = spec_examples.ARTEMIS.replace("Analyze this code for security vulnerabilities",
+                                              "Which of those vulnerabilities is the most severe?")
+    spec_examples.run_async_example(follow_up, {})
     system = simulators.control.stats()["anthropic"]["last_body"]["system"]
     assert HEADER in json.dumps(system) and "Analyze this code for security vulnerabilities" in json.dumps(system)
     assert (user_env / "qdrant").is_dir()
