@@ -120,7 +120,8 @@ class WorkflowRun:
         if on_event is not None:
             self.events.add(on_event)
         self.roles = {s.name: s.role for s in workflow.all_steps()}
-        self.records: list[StepResult] = []
+        self.records: list[StepResult | None] = []
+        """Each step's result, in the order the steps started (None while one runs)."""
         self.outputs: dict[str, BaseModel] = {}
         self.missing: dict[str, str] = {}
         self.citations: dict[str, list[str]] = {}
@@ -173,13 +174,14 @@ class WorkflowRun:
 
     def _close(self, status: RunStatus, output: Any = None, error: str | None = None) -> WorkflowResult:
         """The result, reported to the observers as ``run_finished``."""
+        records = [r for r in self.records if r is not None]
         citations: list[str] = []
-        for record in self.records:
+        for record in records:
             citations.extend(c for c in record.citations if c not in citations)
         result = WorkflowResult(
             workflow=self.workflow.name, trace_id=self.trace_id, status=status, partial=status != "completed",
             stopped=self.stopped, output=output if status in ("completed", "partial") else None,
-            steps=list(self.records), cost_usd=round(self.cost, 8), usage=_usage(self.usage),
+            steps=records, cost_usd=round(self.cost, 8), usage=_usage(self.usage),
             citations=citations, decisions=list(self.decisions), budget_usd=self.budget, deadline_s=self.deadline,
             started_at=self.started_at, duration_ms=self.elapsed_ms(), error=error,
         )
@@ -259,18 +261,20 @@ class WorkflowRun:
             return None
         name = step.name if round_ == 1 else f"{step.name}#{round_}"
         started = self.elapsed_ms()
+        slot = len(self.records)  # results in the order steps started (parallel ones: as defined)
+        self.records.append(None)
         self.events.notify(StepStarted(name=name, role=step.role, round=round_, started_ms=started))
         calls = _Calls()
         try:
             prompt = build_prompt(step, self._context(step, previous, comments), self.roles)
             output = await self._structured(step, name, f"{prompt}\n\n{schema_request(step.output)}", calls)
         except asyncio.CancelledError:
-            self._record(step, name, round_, started, calls, "cancelled", error="cancelled")
+            self._record(slot, step, name, round_, started, calls, "cancelled", error="cancelled")
             raise
         except SophiaError as exc:
             reason = describe_error(exc)
-            self._record(step, name, round_, started, calls, "failed" if step.on_error == "fail" else "skipped",
-                        error=reason)
+            self._record(slot, step, name, round_, started, calls,
+                         "failed" if step.on_error == "fail" else "skipped", error=reason)
             if step.on_error == "fail":
                 raise _StepFailed(name, exc) from exc
             if step.name not in self.outputs:
@@ -278,7 +282,7 @@ class WorkflowRun:
             return None
         self.outputs[step.name] = output
         self.citations[step.name] = calls.citations
-        self._record(step, name, round_, started, calls, "completed", output=output)
+        self._record(slot, step, name, round_, started, calls, "completed", output=output)
         return output
 
     async def _structured(self, step: Step, name: str, prompt: str, calls: _Calls) -> BaseModel:
@@ -298,8 +302,8 @@ class WorkflowRun:
         self.cost += calls.add(answer, self.usage)
         return answer
 
-    def _record(self, step: Step, name: str, round_: int, started: float, calls: _Calls, status: StepStatus, *,
-               output: BaseModel | None = None, error: str | None = None) -> None:
+    def _record(self, slot: int, step: Step, name: str, round_: int, started: float, calls: _Calls,
+                status: StepStatus, *, output: BaseModel | None = None, error: str | None = None) -> None:
         """Keep the step's result and report it (with the run's cost and tokens so far)."""
         result = StepResult(
             name=name, step=step.name, role=step.role, round=round_, status=status, output=output,
@@ -307,7 +311,7 @@ class WorkflowRun:
             usage=_usage(calls.usage),
             citations=calls.citations, started_ms=started, ended_ms=self.elapsed_ms(), error=error,
         )
-        self.records.append(result)
+        self.records[slot] = result
         self.events.notify(StepFinished(step=result, cost_usd=round(self.cost, 8), tokens=self.usage[2]))
 
 
