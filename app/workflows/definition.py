@@ -156,6 +156,10 @@ class Workflow:
         """The step called ``name``."""
         return next(s for s in self.all_steps() if s.name == name)
 
+    def outline(self) -> str:
+        """The shape in one line: ``[scan | audit | performance] -> report``."""
+        return " -> ".join(_outline(n) for n in self.steps)
+
     def describe(self) -> dict[str, Any]:
         """Name, description, source, the input's JSON Schema and the shape of the steps."""
         return {"name": self.name, "description": self.description, "source": self.source,
@@ -177,6 +181,18 @@ def steps_in(nodes: tuple[Node, ...]) -> list[Step]:
             for case in (*node.cases.values(), node.default):
                 found.extend(steps_in(case))
     return found
+
+
+def _outline(node: Node) -> str:
+    if isinstance(node, Step):
+        return node.name
+    if isinstance(node, Parallel):
+        return "[" + " | ".join(_outline(n) for n in node.branches) + "]"
+    if isinstance(node, Review):
+        return f"{node.work.name} <-> {node.reviewer.name} (x{node.rounds})"
+    cases = "; ".join(f"{key}: {' -> '.join(_outline(n) for n in nodes) or '-'}" for key, nodes in
+                      (*node.cases.items(), ("else", node.default)))
+    return f"{node.on}? {{{cases}}}"
 
 
 def _shape(node: Node) -> Any:
