@@ -33,6 +33,7 @@ from app.service import (
     ops_routes,
     routing_routes,
     vector_routes,
+    workflow_routes,
 )
 from app.service.config import ServiceConfig
 from app.service.operations import Operations
@@ -107,5 +108,7 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
     app.include_router(alerts_routes.router)
     app.include_router(routing_routes.router)
     app.include_router(vector_routes.router)
+    app.include_router(workflow_routes.router)
+    app.include_router(workflow_routes.dashboard_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     return app

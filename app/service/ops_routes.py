@@ -20,6 +20,7 @@ from app.service.dashboard_page import render_dashboard
 from app.service.deps import authenticated
 from app.service.health_report import combined_health
 from app.service.state import ServiceState, StateDep
+from app.service.workflow_routes import recent_runs
 from app.telemetry import record_health
 
 router = APIRouter()
@@ -122,7 +123,7 @@ async def documents_summary(store: DocumentStore) -> dict[str, Any]:
 async def dashboard_data(state: StateDep,
                          minutes: Annotated[int | None, Query(ge=1, le=7 * 24 * 60)] = None) -> dict[str, Any]:
     """The dashboard's data: a timeline, per-provider and per-role tables, recent errors, last health,
-    circuits and the documents tile.
+    circuits, the documents tile and the latest workflow runs.
 
     ``minutes`` is the window; without it, the window spans the traffic since the service started.
     """
@@ -150,4 +151,5 @@ async def dashboard_data(state: StateDep,
         "analytics_backend": state.analytics.backend,
         "analytics_error": analytics_error,
         "documents": await documents_summary(state.documents),
+        "workflow_runs": await recent_runs(state.analytics, minutes),
     }
