@@ -160,6 +160,8 @@ async def run(console: Console, err: Console, name: str, path: Path, fields: dic
     if as_json:
         print(result.model_dump_json(indent=2))
     else:
+        if not console.is_terminal:
+            console.line()  # outside a terminal Live prints its last frame without ending the line
         console.print_json(json.dumps(result.model_dump(mode="json")["output"]))
         state = "[green]completed[/]" if not result.partial else f"[yellow]partial: stopped by its {result.stopped}[/]"
         console.print(f"{state} · ${result.cost_usd:.5f} · {result.usage.total_tokens:,} tokens · "

@@ -61,8 +61,9 @@ class _WorkflowReader:
     def __init__(self, base: _Reader, name: str, roles: set[str]) -> None:
         self.base = base
         self.roles = roles
+        self.declared: dict[str, Fields | None] = {}
+        """The output each step declares, by name, also for steps with problems."""
         self.path = f"workflows.{name}"
-        self.defined: dict[str, StepSpec] = {}
 
     def fail(self, where: Located, path: str, message: str) -> None:
         self.base.fail(where, path, message)
@@ -101,11 +102,17 @@ class _WorkflowReader:
             if read is None:
                 ok = False
                 continue
-            out.append(read[0])
-            before = read[1]
+            spec, before = read
+            if spec is None:
+                ok = False
+            else:
+                out.append(spec)
         return (tuple(out), before) if ok else None
 
-    def node(self, item: Located, path: str, before: tuple[str, ...]) -> tuple[NodeSpec, tuple[str, ...]] | None:
+    def node(self, item: Located, path: str, before: tuple[str, ...]
+             ) -> tuple[NodeSpec | None, tuple[str, ...]] | None:
+        """One node and the steps before what follows; a step with problems still counts as run (its name
+        known), so that later references to it are not reported too."""
         kinds = [k for k in NODE_KINDS if item.is_mapping and k in item.value]
         if len(kinds) != 1:
             self.fail(item, path, "each entry is one of {step: name, role: ..., prompt: ...}, {parallel: [...]}, "
@@ -113,7 +120,8 @@ class _WorkflowReader:
             return None
         if kinds[0] == "step":
             step = self.step(item, path, before)
-            return None if step is None else (step, (*before, step.name))
+            name = item.value["step"].value
+            return step, (*before, name) if isinstance(name, str) and name in self.declared else before
         self.base.known_fields(item, path, {kinds[0]}, "a node's")
         body = item.value[kinds[0]]
         if kinds[0] == "parallel":
@@ -181,8 +189,7 @@ class _WorkflowReader:
             if "on" not in body.value:
                 self.fail(body, f"{path}.on", "a branch needs on: step.field")
             return None
-        if not self.decider(on, body.value["on"], f"{path}.on", before):
-            return None
+        decided = self.decider(on, body.value["on"], f"{path}.on", before)  # the cases are read either way
         cases = body.value.get("cases")
         if cases is None or not cases.is_mapping or not cases.value:
             self.fail(cases or body, f"{path}.cases", "needs a mapping of value: [steps]")
@@ -191,7 +198,7 @@ class _WorkflowReader:
         default = body.value.get("default")
         groups.append((default if default is not None else Located([], body.line, body.column), f"{path}.default"))
         read = self.cases(groups, before)
-        if read is None:
+        if read is None or not decided:
             return None
         blocks, after = read
         keys = [str(key) for key in cases.value]
@@ -203,10 +210,10 @@ class _WorkflowReader:
             self.fail(at, path, f"must be <step>.<field> of a step that runs before it; steps before it: "
                                 f"{', '.join(before) or 'none'}")
             return False
-        fields = [name for name, _ in self.defined[step].output or ()]
+        fields = [name for name, _ in self.declared.get(step) or ()]
         if field not in fields:
-            self.fail(at, path, f"step {step!r} declares no output field {field!r}; a branch reads a field the "
-                                f"step's output: declares ({', '.join(fields) or 'none declared'})")
+            self.fail(at, path, f"step {step!r} declares no output field {field!r} (a branch reads a field of "
+                                f"the step's output:, which declares {', '.join(fields) or 'none'})")
             return False
         return True
 
@@ -217,18 +224,8 @@ class _WorkflowReader:
         self.base.known_fields(item, path, STEP_FIELDS, "a step's")
         values = item.value
         before_problems = len(self.base.problems)
-        name = self.base.text(values.get("step"), f"{path}.step")
-        if name is not None and not NAME.match(name):
-            self.fail(values["step"], f"{path}.step", "a step name is lower-case letters, digits and _ (at most 48)")
-        elif name is not None and name in self.defined:
-            self.fail(values["step"], f"{path}.step", f"another step is already called {name!r}")
-        role = self.base.text(values.get("role"), f"{path}.role")
-        if role is not None and not ROLE_KEY.match(role):
-            self.fail(values["role"], f"{path}.role", "a role is <artemis|sophia>/<name>, e.g. artemis/code_reviewer")
-        elif role is not None and role not in self.roles:
-            domain = role.partition("/")[0]
-            known = ", ".join(sorted(r for r in self.roles if r.startswith(f"{domain}/")))
-            self.fail(values["role"], f"{path}.role", f"unknown role {role!r}; roles: {known}")
+        name = self.step_name(values.get("step"), f"{path}.step")
+        role = self.role(values.get("role"), f"{path}.role")
         prompt = self.base.text(values.get("prompt"), f"{path}.prompt")
         for needed in ("step", "role", "prompt"):
             if needed not in values:
@@ -236,6 +233,8 @@ class _WorkflowReader:
         output = self.fields(values["output"], f"{path}.output") if "output" in values else None
         if reviewer:
             output = self.verdict(output, values.get("output"), f"{path}.output")
+        if name is not None:
+            self.declared[name] = output
         uses = self.uses(values.get("uses"), f"{path}.uses", before)
         on_error = values.get("on_error")
         if on_error is not None and on_error.value not in ("fail", "skip"):
@@ -249,8 +248,33 @@ class _WorkflowReader:
             return None
         spec = StepSpec(name, role, prompt, output, uses, on_error.value if on_error is not None else "fail",
                         focus or "general", max_tokens.value if max_tokens is not None else 2000, reviewer)
-        self.defined[name] = spec
         return spec
+
+    def step_name(self, node: Located | None, path: str) -> str | None:
+        """A new step's name (None, with a problem, when it is malformed or taken)."""
+        name = self.base.text(node, path)
+        if node is None or name is None:
+            return None
+        if not NAME.match(name):
+            self.fail(node, path, "a step name is lower-case letters, digits and _ (at most 48)")
+            return None
+        if name in self.declared:
+            self.fail(node, path, f"another step is already called {name!r}")
+            return None
+        return name
+
+    def role(self, node: Located | None, path: str) -> str | None:
+        """A step's role: ``domain/name``, built in or defined in the same file."""
+        role = self.base.text(node, path)
+        if node is None or role is None:
+            return None
+        if not ROLE_KEY.match(role):
+            self.fail(node, path, "a role is <artemis|sophia>/<name>, e.g. artemis/code_reviewer")
+        elif role not in self.roles:
+            domain = role.partition("/")[0]
+            known = ", ".join(sorted(r for r in self.roles if r.startswith(f"{domain}/")))
+            self.fail(node, path, f"unknown role {role!r}; roles: {known}")
+        return role
 
     def verdict(self, output: Fields | None, at: Located | None, path: str) -> Fields:
         """A reviewer's output: the verdict's fields (approved, comments) plus any it declares."""
@@ -294,9 +318,9 @@ class _WorkflowReader:
             if key in values:
                 limits[key] = self.base.number(values[key], f"{path}.{key}", 0, low_inclusive=low_inclusive)
         output = self.base.text(values.get("output"), f"{path}.output")
-        if output is not None and output not in self.defined:
+        if output is not None and output not in self.declared:
             self.fail(values["output"], f"{path}.output", f"no step is called {output!r}; steps: "
-                                                         f"{', '.join(self.defined) or 'none'}")
+                                                         f"{', '.join(self.declared) or 'none'}")
         if read is None or data is None or len(self.base.problems) > before_problems:
             return None
         return WorkflowSpec(name, description, data, read[0], output, limits.get("budget_usd"),

@@ -196,7 +196,11 @@ async def test_steps_remember_and_recall_like_single_calls(make_manager, simulat
     manager = make_manager()
     artemis, sophia = ArtemisFactory(manager, memory=memory), SophiaFactory(manager, memory=memory)
     try:
-        await run_workflow("security_review", SECURITY_INPUT, artemis=artemis, sophia=sophia)
+        first = await run_workflow("security_review", SECURITY_INPUT, artemis=artemis, sophia=sophia)
+        before = await totals(simulators)
+        repeated = await run_workflow("security_review", SECURITY_INPUT, artemis=artemis, sophia=sophia)
+        assert await totals(simulators) == before and repeated.output == first.output  # memory on: still hits
+        assert {s.routing.cached for s in repeated.steps} == {"hit"}
         auditor = artemis.get_agent("security_review.audit")
         remembered = await memory.list_memories(auditor.id)
         assert len(remembered) == 1 and remembered[0].source == "exchange" and "auth.py" in remembered[0].text

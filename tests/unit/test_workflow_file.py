@@ -9,7 +9,7 @@ import pytest
 
 from app.routing import RoutingFileError, check_file
 from app.routing.workflow_specs import BranchSpec, ParallelSpec, ReviewSpec, StepSpec
-from app.workflows import Verdict, run_workflow
+from app.workflows import Verdict, run_workflow, unregister_workflow
 from app.workflows.from_file import compile_spec
 from tests.unit.workflow_fakes import ScriptedAgents
 
@@ -83,7 +83,8 @@ def test_the_common_shapes_read_into_plain_data(tmp_path):
      "4:65: workflows.w.steps[0].uses: b does not run before this step; steps before it: none"),
     ("workflows:\n  w:\n    steps:\n      - {step: a, role: artemis/code_reviewer, prompt: p}\n"
      "      - branch: {on: a.kind, cases: {x: []}}\n",
-     "5:22: workflows.w.steps[1].branch.on: step 'a' declares no output field 'kind'"),
+     "5:22: workflows.w.steps[1].branch.on: step 'a' declares no output field 'kind' (a branch reads a field "
+     "of the step's output:, which declares none)"),
     ("workflows:\n  w:\n    steps:\n      - review: {work: {step: a, role: sophia/customer_success, prompt: p}, "
      "reviewer: {step: b, role: sophia/customer_success, prompt: p}, rounds: 0}\n",
      "workflows.w.steps[0].review.rounds: must be a whole number from 1 to 10"),
@@ -130,3 +131,28 @@ async def test_a_file_workflow_runs_with_models_built_from_its_types(tmp_path):
 def test_the_builtin_workflows_are_not_overridden_by_an_empty_section(tmp_path):
     policy = check_file(write(tmp_path, "workflows: {}\n"))
     assert policy.workflows == {}
+
+
+def readme_block(start: str, fence: str) -> str:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    return readme.split(start, 1)[1].split(f"```{fence}\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readmes_workflow_examples_are_valid(tmp_path):
+    policy = check_file(write(tmp_path, readme_block("### Defining workflows", "yaml")))
+    flow = compile_spec(policy.workflows["triage"], policy)
+    assert flow.outline() == ("classify -> [audit | tune] -> classify.kind? {security: fix; else: -} -> "
+                              "reply <-> tone (x2)")
+    namespace: dict = {}
+    exec(readme_block("### Defining workflows", "python"), namespace)
+    try:
+        assert namespace["triage"].outline() == flow.outline()
+    finally:
+        unregister_workflow("triage")
+
+
+def test_one_mistake_is_reported_once_not_again_by_every_reference_to_it(tmp_path):
+    text = readme_block("### Defining workflows", "yaml").replace(
+        "role: artemis/code_reviewer\n        prompt: \"Classify", "role: artemis/poet\n        prompt: \"Classify")
+    message = problems(tmp_path, text)
+    assert "has 1 problem(s)" in message and "unknown role 'artemis/poet'" in message
