@@ -36,10 +36,12 @@ def check(console: Console, err: Console, path: Path) -> int:
     for name, route in policy.routes.items():
         table.add_row(f"route/{name}", "route", type(route.strategy.root).__name__.lower(),
                       escape(", ".join(route.strategy.targets)))
-    for name, flow in policy.workflows.items():
-        steps = flow.step_specs()
-        table.add_row(f"workflow/{name}", "workflow", f"{len(steps)} step(s)",
-                      escape(", ".join(dict.fromkeys(s.role for s in steps))))
+    from app.workflows.from_file import compile_spec
+
+    for name, spec in policy.workflows.items():
+        flow = compile_spec(spec, policy)
+        table.add_row(f"workflow/{name}", "workflow", escape(flow.outline()),
+                      escape(", ".join(dict.fromkeys(s.role for s in flow.all_steps()))))
     console.print(table)
     return 0
 

@@ -63,23 +63,3 @@ class WorkflowSpec:
     output: str | None
     budget_usd: float | None
     deadline_s: float | None
-
-    def step_specs(self) -> list[StepSpec]:
-        """Every step, in definition order."""
-        return _steps(self.steps)
-
-
-def _steps(nodes: tuple[NodeSpec, ...]) -> list[StepSpec]:
-    found: list[StepSpec] = []
-    for node in nodes:
-        if isinstance(node, StepSpec):
-            found.append(node)
-        elif isinstance(node, ParallelSpec):
-            found.extend(_steps(node.branches))
-        elif isinstance(node, ReviewSpec):
-            found.extend((node.work, node.reviewer))
-        else:
-            for _, case in node.cases:
-                found.extend(_steps(case))
-            found.extend(_steps(node.default))
-    return found

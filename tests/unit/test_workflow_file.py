@@ -68,7 +68,8 @@ def test_the_common_shapes_read_into_plain_data(tmp_path):
     assert isinstance(branch, BranchSpec) and branch.cases[0][0] == "security" and branch.default == ()
     assert isinstance(review, ReviewSpec) and review.rounds == 2 and review.reviewer.output[:2] == (
         ("approved", "boolean"), ("comments", "list of strings"))
-    assert [s.name for s in spec.step_specs()] == ["classify", "audit", "tests", "fix", "note", "tone"]
+    assert [s.name for s in compile_spec(spec, policy).all_steps()] == ["classify", "audit", "tests", "fix", "note",
+                                                                        "tone"]
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -156,3 +157,14 @@ def test_one_mistake_is_reported_once_not_again_by_every_reference_to_it(tmp_pat
         "role: artemis/code_reviewer\n        prompt: \"Classify", "role: artemis/poet\n        prompt: \"Classify")
     message = problems(tmp_path, text)
     assert "has 1 problem(s)" in message and "unknown role 'artemis/poet'" in message
+
+
+def test_routes_check_lists_the_files_workflows(tmp_path):
+    from rich.console import Console
+
+    from app.cli.routing_cmds import check
+
+    console = Console(record=True, width=250)
+    assert check(console, Console(stderr=True), write(tmp_path, TRIAGE)) == 0
+    shown = console.export_text()
+    assert "workflow/triage" in shown and "classify -> [audit | tests] -> classify.kind?" in shown
