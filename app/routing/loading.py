@@ -23,7 +23,7 @@ from app.core.routing import TargetSpec
 from app.routing.located import Problem, YamlSyntaxError, read_yaml
 from app.routing.nodes import Fallback, Leaf
 from app.routing.policy import Role, Route, RoutingPolicy, Strategy
-from app.routing.schema import RoleEntry, _Reader, read_document
+from app.routing.schema import RoleEntry, read_document
 from app.routing.workflow_file import read_workflows
 from app.routing.workflow_specs import WorkflowSpec
 
@@ -65,12 +65,10 @@ def parse_file(text: str, source: str) -> FileContents:
     if document is None:
         return FileContents({}, {}, {})
     roles, routes, problems = read_document(document)
-    reader = _Reader()
-    if "workflows" in document.value:  # a step's role is built in or defined in the same file
-        workflows = read_workflows(document, reader, {*_parsed(builtin_text(), BUILTIN).roles, *roles})
-    else:
-        workflows = {}
-    problems = [*problems, *reader.problems]
+    workflows: dict[str, WorkflowSpec] = {}
+    if document.is_mapping and "workflows" in document.value:  # a step's role: built in or in this file
+        workflows, more = read_workflows(document, {*_parsed(builtin_text(), BUILTIN).roles, *roles})
+        problems = [*problems, *more]
     if problems:
         raise RoutingFileError(source, problems)
     return FileContents(roles, routes, workflows)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 
-from app.routing.located import Located
+from app.routing.located import Located, Problem
 from app.routing.schema import ROLE_KEY, _Reader
 from app.routing.workflow_specs import (
     BranchSpec,
@@ -89,39 +89,33 @@ class _WorkflowReader:
         return tuple(out) if len(out) == len(node.value) else None
 
     def nodes(self, block: Located | None, path: str, before: tuple[str, ...], where: Located,
-              *, empty_ok: bool = False) -> tuple[tuple[NodeSpec, ...], tuple[str, ...]] | None:
-        """A list of nodes run in order after ``before``; the nodes and the steps before what follows."""
+              *, empty_ok: bool = False) -> tuple[tuple[NodeSpec, ...] | None, tuple[str, ...]]:
+        """A list of nodes run in order after ``before``: the nodes (None when any has a problem) and the
+        steps before what follows (steps with problems included: later references to them are not
+        reported again)."""
         if block is None or not block.is_sequence or (not block.value and not empty_ok):
             self.fail(block or where, path, "expected a list of steps ({step: ...}, {parallel: [...]}, "
                                             "{branch: {...}} or {review: {...}})")
-            return None
+            return None, before
         out: list[NodeSpec] = []
         ok = True
         for i, item in enumerate(block.value):
-            read = self.node(item, f"{path}[{i}]", before)
-            if read is None:
-                ok = False
-                continue
-            spec, before = read
+            spec, before = self.node(item, f"{path}[{i}]", before)
             if spec is None:
                 ok = False
             else:
                 out.append(spec)
-        return (tuple(out), before) if ok else None
+        return (tuple(out) if ok else None), before
 
-    def node(self, item: Located, path: str, before: tuple[str, ...]
-             ) -> tuple[NodeSpec | None, tuple[str, ...]] | None:
-        """One node and the steps before what follows; a step with problems still counts as run (its name
-        known), so that later references to it are not reported too."""
+    def node(self, item: Located, path: str, before: tuple[str, ...]) -> tuple[NodeSpec | None, tuple[str, ...]]:
+        """One node (None when it has a problem) and the steps before what follows."""
         kinds = [k for k in NODE_KINDS if item.is_mapping and k in item.value]
         if len(kinds) != 1:
             self.fail(item, path, "each entry is one of {step: name, role: ..., prompt: ...}, {parallel: [...]}, "
                                   "{branch: {on: step.field, cases: {...}}} or {review: {work: ..., reviewer: ...}}")
-            return None
+            return None, before
         if kinds[0] == "step":
-            step = self.step(item, path, before)
-            name = item.value["step"].value
-            return step, (*before, name) if isinstance(name, str) and name in self.declared else before
+            return self.step(item, path, before), self.after_step(item, before)
         self.base.known_fields(item, path, {kinds[0]}, "a node's")
         body = item.value[kinds[0]]
         if kinds[0] == "parallel":
@@ -130,77 +124,81 @@ class _WorkflowReader:
             return self.review(body, f"{path}.review", before)
         return self.branch(body, f"{path}.branch", before)
 
-    def parallel(self, body: Located, path: str, before: tuple[str, ...]) -> tuple[NodeSpec, tuple[str, ...]] | None:
+    def after_step(self, item: Located, before: tuple[str, ...]) -> tuple[str, ...]:
+        """``before`` and the step ``item`` names, if that name could be read."""
+        name = item.value.get("step") if item.is_mapping else None
+        known = name is not None and isinstance(name.value, str) and name.value.strip() in self.declared
+        return (*before, name.value.strip()) if known and name is not None else before
+
+    def parallel(self, body: Located, path: str, before: tuple[str, ...]) -> tuple[NodeSpec | None, tuple[str, ...]]:
         if not body.is_sequence or not body.value:
             self.fail(body, path, "expected a list of the steps (or blocks) that run at once")
-            return None
+            return None, before
         branches: list[NodeSpec] = []
         after = before
         for i, item in enumerate(body.value):
-            read = self.node(item, f"{path}[{i}]", before)  # each branch sees only what ran before the block
-            if read is not None:
-                branches.append(read[0])
-                after = (*after, *read[1][len(before):])
-        return (ParallelSpec(tuple(branches)), after) if len(branches) == len(body.value) else None
+            spec, seen = self.node(item, f"{path}[{i}]", before)  # each branch sees only what ran before the block
+            after = (*after, *seen[len(before):])
+            if spec is not None:
+                branches.append(spec)
+        return (ParallelSpec(tuple(branches)) if len(branches) == len(body.value) else None), after
 
-    def review(self, body: Located, path: str, before: tuple[str, ...]) -> tuple[NodeSpec, tuple[str, ...]] | None:
+    def review(self, body: Located, path: str, before: tuple[str, ...]) -> tuple[NodeSpec | None, tuple[str, ...]]:
         if not body.is_mapping:
             self.fail(body, path, "expected {work: {step: ...}, reviewer: {step: ...}, rounds: 1}")
-            return None
+            return None, before
         self.base.known_fields(body, path, {"work", "reviewer", "rounds"}, "a review's")
         for part in ("work", "reviewer"):
             if part not in body.value:
                 self.fail(body, f"{path}.{part}", f"a review needs {part}: {{step: ..., role: ..., prompt: ...}}")
-        work = self.step(body.value["work"], f"{path}.work", before) if "work" in body.value else None
-        after_work = before if work is None else (*before, work.name)
-        reviewer = (self.step(body.value["reviewer"], f"{path}.reviewer", after_work, reviewer=True)
-                    if "reviewer" in body.value else None)
+        work = reviewer = None
+        after = before
+        if "work" in body.value:
+            work = self.step(body.value["work"], f"{path}.work", after)
+            after = self.after_step(body.value["work"], after)
+        if "reviewer" in body.value:
+            reviewer = self.step(body.value["reviewer"], f"{path}.reviewer", after, reviewer=True)
+            after = self.after_step(body.value["reviewer"], after)
         rounds = body.value.get("rounds")
         if rounds is not None and (isinstance(rounds.value, bool) or not isinstance(rounds.value, int)
                                    or not 1 <= rounds.value <= 10):
             self.fail(rounds, f"{path}.rounds", "must be a whole number from 1 to 10")
-            return None
+            return None, after
         if work is None or reviewer is None:
-            return None
-        return ReviewSpec(work, reviewer, rounds.value if rounds is not None else 1), (*after_work, reviewer.name)
+            return None, after
+        return ReviewSpec(work, reviewer, rounds.value if rounds is not None else 1), after
 
     def cases(self, groups: list[tuple[Located, str]], before: tuple[str, ...]
-              ) -> tuple[list[tuple[NodeSpec, ...]], tuple[str, ...]] | None:
+              ) -> tuple[list[tuple[NodeSpec, ...]] | None, tuple[str, ...]]:
         """A branch's cases: each a list of nodes (possibly empty) that sees only ``before``."""
         read: list[tuple[NodeSpec, ...]] = []
         after = before
-        ok = True
         for block, path in groups:
-            got = self.nodes(block, path, before, block, empty_ok=True)
-            if got is None:
-                ok = False
-                continue
-            read.append(got[0])
-            after = (*after, *got[1][len(before):])
-        return (read, after) if ok else None
+            specs, seen = self.nodes(block, path, before, block, empty_ok=True)
+            after = (*after, *seen[len(before):])
+            if specs is not None:
+                read.append(specs)
+        return (read if len(read) == len(groups) else None), after
 
-    def branch(self, body: Located, path: str, before: tuple[str, ...]) -> tuple[NodeSpec, tuple[str, ...]] | None:
+    def branch(self, body: Located, path: str, before: tuple[str, ...]) -> tuple[NodeSpec | None, tuple[str, ...]]:
         if not body.is_mapping:
             self.fail(body, path, "expected {on: step.field, cases: {value: [steps]}, default: [steps]}")
-            return None
+            return None, before
         self.base.known_fields(body, path, {"on", "cases", "default"}, "a branch's")
         on = self.base.text(body.value.get("on"), f"{path}.on")
-        if on is None:
-            if "on" not in body.value:
-                self.fail(body, f"{path}.on", "a branch needs on: step.field")
-            return None
-        decided = self.decider(on, body.value["on"], f"{path}.on", before)  # the cases are read either way
+        if on is None and "on" not in body.value:
+            self.fail(body, f"{path}.on", "a branch needs on: step.field")
+        decided = on is not None and self.decider(on, body.value["on"], f"{path}.on", before)
         cases = body.value.get("cases")
         if cases is None or not cases.is_mapping or not cases.value:
             self.fail(cases or body, f"{path}.cases", "needs a mapping of value: [steps]")
-            return None
+            return None, before
         groups = [(block, f"{path}.cases.{key}") for key, block in cases.value.items()]
         default = body.value.get("default")
         groups.append((default if default is not None else Located([], body.line, body.column), f"{path}.default"))
-        read = self.cases(groups, before)
-        if read is None or not decided:
-            return None
-        blocks, after = read
+        blocks, after = self.cases(groups, before)  # read whether or not on: is right: every problem at once
+        if blocks is None or not decided or on is None:
+            return None, after
         keys = [str(key) for key in cases.value]
         return BranchSpec(on, tuple(zip(keys, blocks[:-1], strict=True)), blocks[-1]), after
 
@@ -312,7 +310,7 @@ class _WorkflowReader:
         data: Fields | None = (("text", "string"),)
         if "input" in values:
             data = self.fields(values["input"], f"{path}.input")
-        read = self.nodes(values.get("steps"), f"{path}.steps", (), entry)
+        steps, _ = self.nodes(values.get("steps"), f"{path}.steps", (), entry)
         limits = {}
         for key, low_inclusive in (("budget_usd", True), ("deadline_s", False)):
             if key in values:
@@ -321,25 +319,26 @@ class _WorkflowReader:
         if output is not None and output not in self.declared:
             self.fail(values["output"], f"{path}.output", f"no step is called {output!r}; steps: "
                                                          f"{', '.join(self.declared) or 'none'}")
-        if read is None or data is None or len(self.base.problems) > before_problems:
+        if steps is None or data is None or len(self.base.problems) > before_problems:
             return None
-        return WorkflowSpec(name, description, data, read[0], output, limits.get("budget_usd"),
+        return WorkflowSpec(name, description, data, steps, output, limits.get("budget_usd"),
                             limits.get("deadline_s"))
 
 
-def read_workflows(document: Located, reader: _Reader, roles: set[str]) -> dict[str, WorkflowSpec]:
-    """The ``workflows:`` section of a parsed routing file (problems go to ``reader``); ``roles`` are the
-    role keys a step may use (built in, or defined in the same file)."""
+def read_workflows(document: Located, roles: set[str]) -> tuple[dict[str, WorkflowSpec], list[Problem]]:
+    """The ``workflows:`` section of a parsed routing file, and every problem found in it; ``roles`` are
+    the role keys a step may use (built in, or defined in the same file)."""
+    reader = _Reader()
     block = document.value.get("workflows") if document.is_mapping else None
     if block is None or block.value is None:
-        return {}
+        return {}, []
     if not block.is_mapping:
         reader.fail(block, "workflows", "workflows is a mapping of name: workflow")
-        return {}
+        return {}, reader.problems
     reader.known_fields(block, "workflows", set(block.value), "workflows")  # reports duplicate names
     out = {}
     for name, entry in block.value.items():
         spec = _WorkflowReader(reader, name, roles).workflow(name, entry, block.key(name))
         if spec is not None:
             out[name] = spec
-    return out
+    return out, reader.problems

@@ -152,9 +152,19 @@ def test_the_readmes_workflow_examples_are_valid(tmp_path):
         unregister_workflow("triage")
 
 
-def test_one_mistake_is_reported_once_not_again_by_every_reference_to_it(tmp_path):
-    text = readme_block("### Defining workflows", "yaml").replace(
-        "role: artemis/code_reviewer\n        prompt: \"Classify", "role: artemis/poet\n        prompt: \"Classify")
+IN_A_PARALLEL = ("workflows:\n  w:\n    steps:\n      - parallel:\n          - {step: a, role: artemis/poet, prompt: p}\n"
+                 "          - {step: b, role: artemis/code_reviewer, prompt: p}\n"
+                 "      - {step: c, role: artemis/code_reviewer, prompt: p, uses: [a, b]}\n")
+IN_A_REVIEW = ("workflows:\n  w:\n    steps:\n      - review: {work: {step: a, role: artemis/poet, prompt: p}, "
+               "reviewer: {step: b, role: artemis/code_reviewer, prompt: p, uses: [a]}}\n"
+               "      - {step: c, role: artemis/code_reviewer, prompt: p, uses: [a, b]}\n")
+
+
+@pytest.mark.parametrize("where", ["readme", "parallel", "review"])
+def test_one_mistake_is_reported_once_not_again_by_every_reference_to_it(tmp_path, where):
+    text = {"parallel": IN_A_PARALLEL, "review": IN_A_REVIEW}.get(where) or readme_block(
+        "### Defining workflows", "yaml").replace("role: artemis/code_reviewer\n        prompt: \"Classify",
+                                                  "role: artemis/poet\n        prompt: \"Classify")
     message = problems(tmp_path, text)
     assert "has 1 problem(s)" in message and "unknown role 'artemis/poet'" in message
 
