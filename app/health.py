@@ -64,7 +64,6 @@ class HealthChecker:
     async def _probe(self, provider: str) -> tuple[Check, bool]:
         started = time.perf_counter()
         try:
-            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that races completion.
             async with asyncio.timeout(self.probe_timeout):
                 await self.manager.acreate_completion(provider=provider, messages=PROBE_MESSAGES, fallbacks=[],
                                                       max_tokens=1, metadata={"purpose": "health"}, cache=False)

@@ -58,7 +58,6 @@ class DocumentGrounding:
             return []
 
         async def search() -> list[DocumentHit]:
-            # asyncio.timeout, not wait_for, which on 3.11 can swallow the caller's cancellation.
             async with asyncio.timeout(self.timeout if self._warm else WARM_UP_TIMEOUT):
                 hits = await self.store.search(query, self.top_k)
             self._warm = self._warm or bool(hits)  # an empty store answers without loading anything

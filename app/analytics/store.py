@@ -302,7 +302,8 @@ class AnalyticsStore:
     async def flush(self, timeout: float = 10.0) -> None:
         """Wait until every queued record has been written (or dropped)."""
         if self._queue is not None:
-            await asyncio.wait_for(self._queue.join(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._queue.join()
 
     async def aclose(self) -> None:
         """Write what is queued (waiting up to 10 s), stop the writer and dispose of the engine."""

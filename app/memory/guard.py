@@ -25,8 +25,8 @@ async def guarded(memory: AgentMemory, operation: str, work: Callable[[], Awaita
     ``default`` when anything fails."""
 
     async def bounded() -> T:
-        # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the result of work that finished
-        # just as the caller was cancelled, swallowing the cancellation (a cancelled workflow would go on).
+        # asyncio.timeout, never wait_for: on Python 3.11 wait_for swallows a cancellation that races
+        # the work's completion, so a cancelled agent call (or a shutting-down service) would go on.
         async with asyncio.timeout(WARM_UP_TIMEOUT):
             await memory.warm_up()
         async with asyncio.timeout(memory.timeout):

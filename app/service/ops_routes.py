@@ -111,7 +111,8 @@ def _health_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
 async def documents_summary(store: DocumentStore) -> dict[str, Any]:
     """The dashboard's documents tile: sources, chunks and the last ingest, or why they are unavailable."""
     try:
-        stats = await asyncio.wait_for(store.stats(), DOCUMENTS_STATS_TIMEOUT)
+        async with asyncio.timeout(DOCUMENTS_STATS_TIMEOUT):
+            stats = await store.stats()
     except Exception as exc:  # noqa: BLE001 - a broken document store empties its tile, nothing more
         return {"sources": None, "chunks": None, "last_added_at": None,
                 "error": f"document store unavailable ({type(exc).__name__})"}

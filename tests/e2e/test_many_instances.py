@@ -180,10 +180,17 @@ async def test_two_instances_and_two_workers_share_state(gateway, simulators, tm
     finally:
         for process in processes:
             process.terminate()
-        for process in processes:
-            process.wait(30)
+        stuck = []
+        for i, process in enumerate(processes):
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                stuck.append(i)
         for log in logs:
             log.close()
+        assert not stuck, f"instances {stuck} did not stop within 30 s of SIGTERM; see {artifacts_dir}/instance-*.log"
         await receiver.stop()
         await _forget(namespace)
     report = "two instances (one with --workers 2), one Redis, one PostgreSQL:\n  " + "\n  ".join(checks)
