@@ -2,24 +2,22 @@
 
 On Python 3.11 ``asyncio.wait_for`` runs its work in a task of its own; when that task finishes in the
 same loop iteration in which the caller is cancelled, ``wait_for`` returns the result and the
-cancellation is lost (a cancelled workflow would go on calling providers). Memory, document
-retrieval and the health probes bound their steps with ``asyncio.timeout`` instead; each test here
-builds exactly that race: the work's result and the caller's cancellation land together.
+cancellation is lost (a cancelled workflow would go on calling providers). Document retrieval and the
+health probes bound their steps with ``asyncio.timeout`` instead (memory too: its test is in
+test_memory.py); each test here builds exactly that race: the work's result and the caller's
+cancellation land together.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from app.agents.grounding import DocumentGrounding
-from app.core.outage import Outage
 from app.health import HealthChecker
-from app.memory.guard import guarded
 
 
 class Gate:
@@ -48,23 +46,6 @@ async def race(gate: Gate, caller: Callable[[], Awaitable[Any]]) -> None:
         await task  # with wait_for on 3.11 this returned the work's result instead
 
 
-class WarmMemory:
-    """What ``guarded`` uses of an AgentMemory: its timeout, its outage state and its warm-up."""
-
-    timeout = 5.0
-
-    def __init__(self) -> None:
-        self.outage = Outage("memory", 30.0, logging.getLogger("test"))
-
-    async def warm_up(self) -> None:
-        return None
-
-
-async def test_a_memory_step_does_not_swallow_the_callers_cancellation():
-    gate = Gate(["a memory"])
-    await race(gate, lambda: guarded(WarmMemory(), "recall", gate.work, []))  # type: ignore[arg-type]
-
-
 async def test_document_retrieval_does_not_swallow_the_callers_cancellation():
     gate = Gate([])
 
@@ -85,9 +66,13 @@ async def test_a_health_probe_does_not_swallow_the_callers_cancellation():
     await race(gate, lambda: checker._probe("openai"))
 
 
-async def test_without_the_race_each_step_still_returns_its_result():
-    gate = Gate(["a memory"])
-    task = asyncio.create_task(guarded(WarmMemory(), "recall", gate.work, []))  # type: ignore[arg-type]
+async def test_without_the_race_retrieval_still_returns_its_result():
+    gate = Gate([])
+
+    class Store:
+        search = gate.work
+
+    task = asyncio.create_task(DocumentGrounding(Store(), top_k=4).retrieve("refunds?"))  # type: ignore[arg-type]
     await gate.waiting.wait()
     gate.open()
-    assert await task == ["a memory"]
+    assert await task == []
