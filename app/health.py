@@ -64,11 +64,9 @@ class HealthChecker:
     async def _probe(self, provider: str) -> tuple[Check, bool]:
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(
-                self.manager.acreate_completion(provider=provider, messages=PROBE_MESSAGES, fallbacks=[],
-                                                max_tokens=1, metadata={"purpose": "health"}, cache=False),
-                self.probe_timeout,
-            )
+            async with asyncio.timeout(self.probe_timeout):
+                await self.manager.acreate_completion(provider=provider, messages=PROBE_MESSAGES, fallbacks=[],
+                                                      max_tokens=1, metadata={"purpose": "health"}, cache=False)
         except GatewayConnectionError as exc:
             return Check(False, str(exc)), True
         except TimeoutError:
@@ -108,7 +106,8 @@ class HealthChecker:
             if probe is None:
                 return name, Check(False, "not configured")
             try:
-                ok, reason = await asyncio.wait_for(probe(), self.probe_timeout)
+                async with asyncio.timeout(self.probe_timeout):
+                    ok, reason = await probe()
                 return name, Check(ok, reason)
             except Exception as exc:  # noqa: BLE001
                 return name, Check(False, describe_error(exc))

@@ -1,4 +1,4 @@
-// Loaded with `node --require` before the Portkey gateway starts. Four jobs, none changes a response body:
+// Loaded with `node --require` before the Portkey gateway starts. Its jobs (none changes a response body):
 //  1. The gateway has no host flag and binds every interface; force every listen() onto loopback
 //     (SOPHIA_GATEWAY_HOST, default 127.0.0.1) so provider keys sent in configs never leave the machine.
 //  2. The gateway only reports which target finally served (x-portkey-last-used-option-index). To give
@@ -23,7 +23,11 @@
 //     cleared when the gateway starts its next attempt or when the answer to the client is done (the
 //     gateway reads an attempt's whole body before either), so nothing it holds outlives the request.
 //     Streams are left alone: the gateway passes them on, and our client bounds them itself.
-//  4. Stop cleanly on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (2 s at most), exit 0.
+//  4. A caller that hangs up ends the call: the gateway goes on with a request whose client has gone (it
+//     keeps waiting on the provider, then retries and falls back to the next target, paying for answers
+//     nobody reads). When the response closes before it was sent, the upstream fetch in flight is aborted
+//     and no further one starts (retries and fallbacks fail at once, without a network call).
+//  5. Stop cleanly on SIGTERM/SIGINT: stop accepting, let in-flight requests finish (2 s at most), exit 0.
 'use strict';
 const net = require('node:net');
 const http = require('node:http');
@@ -75,13 +79,15 @@ const originalEmit = http.Server.prototype.emit;
 http.Server.prototype.emit = function emit(event, req, res, ...rest) {
   if (event === 'request') {
     const id = String((lastCall += 1));
-    const call = { attempts: [], bodyTimeoutMs: Number(req.headers['x-sophia-body-timeout-ms']) || 0, timer: null };
+    const call = { attempts: [], bodyTimeoutMs: Number(req.headers['x-sophia-body-timeout-ms']) || 0,
+      timer: null, hangup: new AbortController() };
     res.__sophiaAttempts = call.attempts;
     calls.set(id, call);
     tagRequest(req, id);
     res.once('close', () => {
+      if (!res.writableFinished) call.hangup.abort(); // the caller hung up: abort the fetch in flight
       clearTimeout(call.timer);
-      calls.delete(id);
+      calls.delete(id); // a later fetch of this call (a retry, a fallback) finds it gone and fails at once
     });
   }
   return originalEmit.call(this, event, req, res, ...rest);
@@ -121,29 +127,46 @@ function errorName(err) {
 // sends the same options again when it retries, and each retry must still be found).
 function callOf(init) {
   const headers = init && init.headers;
-  if (!headers || Array.isArray(headers)) return [undefined, init];
+  if (!headers || Array.isArray(headers)) return [undefined, init, false];
   let id;
   let stripped;
   if (typeof headers.get === 'function') {
     id = headers.get(CALL_HEADER);
-    if (id === null) return [undefined, init];
+    if (id === null) return [undefined, init, false];
     stripped = new Headers(headers);
     stripped.delete(CALL_HEADER);
   } else {
     const name = Object.keys(headers).find((n) => n.toLowerCase() === CALL_HEADER);
-    if (name === undefined) return [undefined, init];
+    if (name === undefined) return [undefined, init, false];
     id = headers[name];
     stripped = { ...headers };
     delete stripped[name];
   }
-  return [calls.get(String(id)), { ...init, headers: stripped }];
+  return [calls.get(String(id)), { ...init, headers: stripped }, true];
 }
 
 const originalFetch = globalThis.fetch;
+// One signal aborted when any of `signals` is. Not AbortSignal.any: it keeps its sources in WeakRefs,
+// which every scavenge keeps alive, so each request's signals would be promoted to the old generation.
+function anyOf(signals) {
+  if (signals.length === 1) return signals[0];
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  for (const signal of signals) {
+    if (signal.aborted) controller.abort();
+    else signal.addEventListener('abort', abort, { once: true });
+  }
+  return controller.signal;
+}
+
 globalThis.fetch = async function fetch(input, options) {
-  const [context, stripped] = callOf(options);
+  const [context, stripped, tagged] = callOf(options);
   let init = stripped;
-  if (!context) return originalFetch(input, init);
+  if (!context) {
+    // A fetch of a call whose caller has gone (the call id is known, its request closed) never starts.
+    if (tagged) throw new DOMException('the caller hung up', 'AbortError');
+    return originalFetch(input, init);
+  }
   clearTimeout(context.timer); // the previous attempt's body was read whole before this one started
   const entry = { o: originOf(input) };
   const body = init && typeof init.body === 'string' ? init.body : '';
@@ -152,10 +175,11 @@ globalThis.fetch = async function fetch(input, options) {
   context.attempts.push(entry);
   const bounded = context.bodyTimeoutMs > 0 && !/"stream"\s*:\s*true/.test(body);
   const controller = new AbortController();
-  if (bounded) {
-    const signals = init && init.signal ? [init.signal, controller.signal] : [controller.signal];
-    init = { ...init, signal: AbortSignal.any(signals) };
-  }
+  // Once the caller has hung up this signal is aborted, so every later fetch (a retry, a fallback) fails
+  // at once without a network call.
+  const signals = [context.hangup.signal, ...(bounded ? [controller.signal] : []),
+    ...(init && init.signal ? [init.signal] : [])];
+  init = { ...init, signal: anyOf(signals) };
   try {
     const response = await originalFetch(input, init);
     entry.s = response.status;

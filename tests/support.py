@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -15,3 +18,18 @@ def need_service(what: str, reason: str) -> None:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
+
+
+async def eventually(probe: Callable[[], Awaitable[bool]], what: str, within: float = 10.0) -> None:
+    """Poll ``probe`` until it is true; fails naming ``what`` after ``within`` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            while not await probe():
+                await asyncio.sleep(0.02)  # polling a condition (the simulators' control API, a file...)
+    except TimeoutError:
+        raise AssertionError(f"{what}: not within {within} s") from None
+
+
+async def in_flight(simulators: Any, provider: str) -> int:
+    """How many requests ``provider``'s simulator is serving now."""
+    return int((await simulators.control.astats(provider))["in_flight"])

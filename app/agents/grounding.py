@@ -58,8 +58,8 @@ class DocumentGrounding:
             return []
 
         async def search() -> list[DocumentHit]:
-            hits = await asyncio.wait_for(self.store.search(query, self.top_k),
-                                          self.timeout if self._warm else WARM_UP_TIMEOUT)
+            async with asyncio.timeout(self.timeout if self._warm else WARM_UP_TIMEOUT):
+                hits = await self.store.search(query, self.top_k)
             self._warm = self._warm or bool(hits)  # an empty store answers without loading anything
             return hits
 

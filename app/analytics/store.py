@@ -1,7 +1,8 @@
 """The request-record store: SQLAlchemy async over aiosqlite (default) or asyncpg (DATABASE_URL).
 
-Two tables: ``<prefix>requests`` (one row per call) and ``<prefix>feedback`` (scores given to calls
-afterwards, by trace id). Writes never slow a request: observers only enqueue, and one background
+Three tables: ``<prefix>requests`` (one row per call), ``<prefix>feedback`` (scores given to calls
+afterwards, by trace id) and ``<prefix>workflow_runs`` (one row per workflow run, whose calls share
+its trace id; ``app.analytics.runs``). Writes never slow a request: observers only enqueue, and one background
 task inserts in batches. A database that fails degrades analytics alone: one warning per failure
 streak, the lost rows counted in ``sophia_analytics_rows_dropped``, requests unaffected.
 
@@ -40,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.analytics import metrics
 from app.analytics.records import RequestRecord, record_from_call
+from app.analytics.runs import RunRecord, run_from_row, runs_table
 from app.core.errors import ConfigurationError
 from app.core.loops import call_in_loop
 from app.core.observation import MAX_COMMENT, CallRecord, FeedbackRecord
@@ -154,10 +156,11 @@ class AnalyticsStore:
         self._metadata = MetaData()
         self.table = _table(self._metadata, table_prefix)
         self.feedback_table = _feedback_table(self._metadata, table_prefix)
+        self.runs_table = runs_table(self._metadata, table_prefix)
         self._widths = {c.name: c.type.length for c in self.table.columns
                         if isinstance(c.type, String) and c.type.length}
         self._engine: AsyncEngine | None = None
-        self._queue: asyncio.Queue[RequestRecord | FeedbackRecord] | None = None
+        self._queue: asyncio.Queue[RequestRecord | FeedbackRecord | RunRecord] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: asyncio.Task[None] | None = None
         self._write_now: asyncio.Event | None = None
@@ -233,14 +236,18 @@ class AnalyticsStore:
         """Manager feedback observer: enqueue the score; never blocks, never raises."""
         self._submit(record)
 
-    def _submit(self, row: RequestRecord | FeedbackRecord) -> None:
+    def observe_run(self, record: RunRecord) -> None:
+        """Enqueue a finished workflow run; never blocks, never raises."""
+        self._submit(record)
+
+    def _submit(self, row: RequestRecord | FeedbackRecord | RunRecord) -> None:
         loop, queue = self._loop, self._queue
         if loop is None or queue is None or loop.is_closed():
             metrics.DROPPED.labels("not_started").inc()
             return
         call_in_loop(loop, self._put, row)
 
-    def _put(self, row: RequestRecord | FeedbackRecord) -> None:
+    def _put(self, row: RequestRecord | FeedbackRecord | RunRecord) -> None:
         assert self._queue is not None
         try:
             self._queue.put_nowait(row)
@@ -274,11 +281,12 @@ class AnalyticsStore:
                 for _ in batch:
                     queue.task_done()
 
-    async def _insert(self, batch: list[RequestRecord | FeedbackRecord]) -> None:
+    async def _insert(self, batch: list[RequestRecord | FeedbackRecord | RunRecord]) -> None:
         assert self._engine is not None
         rows = [self._fit(r.as_row()) for r in batch if isinstance(r, RequestRecord)]
         scores = [{"ts": f.ts, "trace_id": f.trace_id, "score": f.score, "comment": f.comment}
                   for f in batch if isinstance(f, FeedbackRecord)]
+        runs = [r.as_row() for r in batch if isinstance(r, RunRecord)]
         async with self._engine.begin() as conn:
             if self._failing:  # the table may never have been created (the database was down at start)
                 await conn.run_sync(self._metadata.create_all)
@@ -287,6 +295,8 @@ class AnalyticsStore:
                 await conn.execute(insert(self.table), rows)
             if scores:
                 await conn.execute(insert(self.feedback_table), scores)
+            if runs:
+                await conn.execute(insert(self.runs_table), runs)
 
     def _fit(self, row: dict[str, object]) -> dict[str, object]:
         """Cut strings to their column's width: PostgreSQL rejects the whole batch for one long value."""
@@ -310,7 +320,8 @@ class AnalyticsStore:
         self._flushing += 1
         self._write_now.set()
         try:
-            await asyncio.wait_for(self._queue.join(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._queue.join()
         finally:
             self._flushing -= 1
 
@@ -395,6 +406,33 @@ class AnalyticsStore:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [dict(r) for r in rows]
+
+    async def recent_runs(self, since: float, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest ``limit`` workflow runs that ended since ``since``, newest first."""
+        assert self._engine is not None
+        t = self.runs_table
+        query = select(t).where(t.c.ts >= since).order_by(t.c.ts.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [run_from_row(dict(r)) for r in rows]
+
+    async def run(self, trace_id: str) -> dict[str, Any] | None:
+        """The workflow run with ``trace_id`` (its latest record), or None."""
+        assert self._engine is not None
+        t = self.runs_table
+        query = select(t).where(t.c.trace_id == trace_id).order_by(t.c.id.desc()).limit(1)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return run_from_row(dict(row)) if row is not None else None
+
+    async def calls_of(self, trace_id: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every call recorded with ``trace_id`` (a workflow run's LLM calls), in the order they ended."""
+        assert self._engine is not None
+        t = self.table
+        query = select(t).where(t.c.trace_id == trace_id).order_by(t.c.ts, t.c.id).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [{k: v for k, v in dict(r).items() if k != "id"} for r in rows]
 
     async def count(self) -> int:
         """How many rows the table holds."""

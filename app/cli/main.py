@@ -188,6 +188,49 @@ def routes_show(name: Annotated[str, typer.Argument(help="A route name, or a rol
     raise typer.Exit(code)
 
 
+workflow_app = typer.Typer(no_args_is_help=True, add_completion=False,
+                           help="Multi-agent workflows: run one with live progress, list them.")
+app.add_typer(workflow_app, name="workflow")
+
+
+@workflow_app.command("run")
+def workflow_run(
+    name: Annotated[str, typer.Argument(help="The workflow: security_review, market_brief, or one of the routing file.")],
+    input_file: Annotated[Path, typer.Option("--input", "-i", help="JSON or YAML object, or a text file (e.g. the "
+                                                                   "code to review) for the workflow's main field.")],
+    fields: Annotated[list[str] | None, typer.Option("--set", help="Add an input field KEY=VALUE (repeatable), e.g. "
+                                                                  "--set language=python.")] = None,
+    budget: Annotated[float | None, typer.Option(help="Stop starting steps once the run has cost this (USD).")] = None,
+    deadline: Annotated[float | None, typer.Option(help="Stop the run after this many seconds.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON, no live display.")] = False,
+) -> None:
+    """Run a workflow with a live display of its steps; exit 0 completed, 3 cut by budget or deadline, 1 failed."""
+    from app.cli.docs import _pairs
+    from app.cli.workflow_cmds import run as run_workflow
+    from app.core.errors import SophiaError
+
+    pairs = _pairs(fields, "--set")
+    try:
+        code = _fail_on_config_error(lambda: asyncio.run(run_workflow(console, err_console, name, input_file, pairs,
+                                                                      budget, deadline, as_json)))
+    except SophiaError as exc:
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
+        code = 1
+    except KeyboardInterrupt:
+        err_console.print("[yellow]cancelled[/]: the steps in flight were stopped")
+        code = 130
+    raise typer.Exit(code)
+
+
+@workflow_app.command("list")
+def workflow_list(as_json: Annotated[bool, typer.Option("--json", help="Each workflow's shape and input schema.")]
+                  = False) -> None:
+    """The workflows you can run: built-in, from the routing file (workflows:), registered in Python."""
+    from app.cli.workflow_cmds import list_workflows
+
+    raise typer.Exit(_fail_on_config_error(lambda: list_workflows(console, as_json)))
+
+
 @app.command()
 def experiments(name: Annotated[str, typer.Argument(help="A route name (or a role domain/role) with a loadbalance.")],
                 hours: Annotated[float, typer.Option(help="How far back to look.")] = 24.0,

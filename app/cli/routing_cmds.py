@@ -26,8 +26,8 @@ def check(console: Console, err: Console, path: Path) -> int:
         return 1
     from app.routing.loading import builtin_text, parse_file
 
-    builtin, _ = parse_file(builtin_text(), BUILTIN)
-    own, _ = parse_file(path.read_text(encoding="utf-8"), str(path))
+    builtin = parse_file(builtin_text(), BUILTIN).roles
+    own = parse_file(path.read_text(encoding="utf-8"), str(path)).roles
     table = Table("name", "kind", "strategy", "targets", title=f"{path}: valid (version {policy.version})")
     for key in own:
         role = policy.roles[key]
@@ -36,6 +36,12 @@ def check(console: Console, err: Console, path: Path) -> int:
     for name, route in policy.routes.items():
         table.add_row(f"route/{name}", "route", type(route.strategy.root).__name__.lower(),
                       escape(", ".join(route.strategy.targets)))
+    from app.workflows.from_file import compile_spec
+
+    for name, spec in policy.workflows.items():
+        flow = compile_spec(spec, policy)
+        table.add_row(f"workflow/{name}", "workflow", escape(flow.outline()),
+                      escape(", ".join(dict.fromkeys(s.role for s in flow.all_steps()))))
     console.print(table)
     return 0
 

@@ -22,7 +22,10 @@
     │   ├── BudgetExceededError         USD per day or per month                 (service: 402)
     │   └── LimitsUnavailableError      the limit store is down and LIMITS_FAIL_CLOSED is set (service: 503)
     ├── StreamInterruptedError          a stream broke after content reached the caller
-    └── StreamClosedError               the caller stopped reading a stream (reported, never raised)
+    ├── StreamClosedError               the caller stopped reading a stream (reported, never raised)
+    └── WorkflowError                   a multi-agent workflow run went wrong
+        ├── StructuredOutputError       a step's answer did not match its output model, twice
+        └── WorkflowFailedError         a step that must not fail did; carries the run so far (partial)
 
 As in openai-python, connection problems of our own hop (``GatewayConnectionError``, like its
 ``APIConnectionError``/``APITimeoutError``) are kept apart from what providers answered
@@ -281,3 +284,32 @@ class StreamClosedError(SophiaError):
     def __init__(self) -> None:
         super().__init__("the caller closed the stream before it ended")
 
+
+
+class WorkflowError(SophiaError):
+    """A workflow run went wrong (``app.workflows``)."""
+
+
+class StructuredOutputError(WorkflowError):
+    """A step's answer did not match its output model, and neither did the answer to the one retry
+    that quoted the problem; ``problem`` says what was wrong with the last answer."""
+
+    def __init__(self, step: str, role: str, problem: str) -> None:
+        super().__init__(f"step {step!r} ({role}) answered JSON that does not match its output twice: {problem}")
+        self.step = step
+        self.role = role
+        self.problem = problem
+
+
+class WorkflowFailedError(WorkflowError):
+    """A step whose definition says ``on_error: fail`` failed (its whole chain, or its output).
+
+    ``step`` names it, ``__cause__`` is its error, and ``result`` (a ``WorkflowResult``, status
+    ``failed``) holds every step up to then, with their outputs, cost and trace id.
+    """
+
+    def __init__(self, workflow: str, step: str, reason: str, result: Any) -> None:
+        super().__init__(f"workflow {workflow!r} failed at step {step!r}: {reason}")
+        self.workflow = workflow
+        self.step = step
+        self.result = result

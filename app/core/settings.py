@@ -211,6 +211,8 @@ class Settings(BaseSettings):
     sophia_api_keys: SecretStr | None = Field(None, description="comma-separated bearer tokens")
     sophia_rate_limit: str = Field("120/minute", description="per token (or client IP), e.g. 10/second")
     sophia_max_body_bytes: int = Field(1_000_000, ge=1024, description="larger request bodies get 413")
+    sophia_health_interval: float = Field(300.0, ge=0, description="seconds between the service's background "
+                                          "provider probes (one tiny completion each); 0: none")
 
     @model_validator(mode="before")
     @classmethod

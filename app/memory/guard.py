@@ -25,7 +25,11 @@ async def guarded(memory: AgentMemory, operation: str, work: Callable[[], Awaita
     ``default`` when anything fails."""
 
     async def bounded() -> T:
-        await asyncio.wait_for(memory.warm_up(), WARM_UP_TIMEOUT)
-        return await asyncio.wait_for(work(), memory.timeout)
+        # asyncio.timeout, never wait_for: on Python 3.11 wait_for swallows a cancellation that races
+        # the work's completion, so a cancelled agent call (or a shutting-down service) would go on.
+        async with asyncio.timeout(WARM_UP_TIMEOUT):
+            await memory.warm_up()
+        async with asyncio.timeout(memory.timeout):
+            return await work()
 
     return await memory.outage.guard(operation, bounded, default, MEMORY_DEGRADED.labels(operation).inc)

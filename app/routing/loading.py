@@ -1,7 +1,7 @@
 """Loading the effective routing policy: the built-in file, then ``SOPHIA_ROUTING_FILE``, then ``ROLE_CHAINS``.
 
 - The built-in file (``builtin.yaml``, package data) holds the spec's eight roles.
-- ``SOPHIA_ROUTING_FILE`` adds roles and routes; a role it shares with the built-in file overrides
+- ``SOPHIA_ROUTING_FILE`` adds roles, routes and workflows; a role it shares with the built-in file overrides
   it field by field (a file that only gives ``artemis/code_reviewer`` a new strategy keeps its prompt).
 - ``ROLE_CHAINS`` (JSON, the older way to change a role's chain) replaces the named roles' strategies
   with a fallback over the listed targets, after the file; prefer the routing file.
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.core.errors import ConfigurationError, SophiaError
 from app.core.routing import TargetSpec
@@ -24,6 +24,8 @@ from app.routing.located import Problem, YamlSyntaxError, read_yaml
 from app.routing.nodes import Fallback, Leaf
 from app.routing.policy import Role, Route, RoutingPolicy, Strategy
 from app.routing.schema import RoleEntry, read_document
+from app.routing.workflow_file import read_workflows
+from app.routing.workflow_specs import WorkflowSpec
 
 BUILTIN = "built-in"
 ENV_VAR = "SOPHIA_ROUTING_FILE"
@@ -46,28 +48,42 @@ def builtin_text() -> str:
     return files("app.routing").joinpath("builtin.yaml").read_text(encoding="utf-8")
 
 
-def parse_file(text: str, source: str) -> tuple[dict[str, RoleEntry], dict[str, Route]]:
-    """The roles and routes of one routing file; raises ``RoutingFileError`` naming every problem."""
+class FileContents(NamedTuple):
+    """What one routing file defines."""
+
+    roles: dict[str, RoleEntry]
+    routes: dict[str, Route]
+    workflows: dict[str, WorkflowSpec]
+
+
+def parse_file(text: str, source: str) -> FileContents:
+    """The roles, routes and workflows of one routing file; raises ``RoutingFileError`` naming every problem."""
     try:
         document = read_yaml(text)
     except YamlSyntaxError as exc:
         raise RoutingFileError(source, [exc.problem]) from None
     if document is None:
-        return {}, {}
+        return FileContents({}, {}, {})
     roles, routes, problems = read_document(document)
+    workflows: dict[str, WorkflowSpec] = {}
+    if document.is_mapping and "workflows" in document.value:  # a step's role: built in or in this file
+        workflows, more = read_workflows(document, {*_parsed(builtin_text(), BUILTIN).roles, *roles})
+        problems = [*problems, *more]
     if problems:
         raise RoutingFileError(source, problems)
-    return roles, routes
+    return FileContents(roles, routes, workflows)
 
 
 @lru_cache(maxsize=8)
-def _parsed(text: str, source: str) -> tuple[dict[str, RoleEntry], dict[str, Route]]:
+def _parsed(text: str, source: str) -> FileContents:
     return parse_file(text, source)
 
 
 def compose(builtin: Mapping[str, RoleEntry], extra: Mapping[str, RoleEntry], routes: Mapping[str, Route],
-            role_chains: Mapping[str, Sequence[str]], version: str, source: str) -> RoutingPolicy:
-    """The effective policy: built-in roles, overridden and extended by a file, then by ``ROLE_CHAINS``."""
+            role_chains: Mapping[str, Sequence[str]], version: str, source: str,
+            workflows: Mapping[str, WorkflowSpec] | None = None) -> RoutingPolicy:
+    """The effective policy: built-in roles, overridden and extended by a file, then by ``ROLE_CHAINS``;
+    the file's workflows."""
     problems: list[Problem] = []
     roles: dict[str, Role] = {}
     for key in [*builtin, *(k for k in extra if k not in builtin)]:
@@ -95,7 +111,7 @@ def compose(builtin: Mapping[str, RoleEntry], extra: Mapping[str, RoleEntry], ro
         old = roles[key]
         roles[key] = Role(old.domain, old.name, old.description, old.system_prompt, Strategy(Fallback(leaves)),
                           old.output, old.grounded)
-    return RoutingPolicy(roles, dict(routes), version, source)
+    return RoutingPolicy(roles, dict(routes), version, source, dict(workflows or {}))
 
 
 def _merge(base: RoleEntry | None, over: RoleEntry | None) -> RoleEntry:
@@ -117,11 +133,12 @@ def _merge(base: RoleEntry | None, over: RoleEntry | None) -> RoleEntry:
 def load_policy(settings: Any, path: str | Path | None = None) -> RoutingPolicy:
     """The effective policy for ``settings`` (``SOPHIA_ROUTING_FILE``, ``ROLE_CHAINS``, ``SEMANTIC_CACHE_ROLES``);
     ``path`` overrides the file. Raises ``RoutingFileError`` or ``ConfigurationError`` naming the problem."""
-    builtin_roles, _ = _parsed(builtin_text(), BUILTIN)
+    builtin_roles = _parsed(builtin_text(), BUILTIN).roles
     file = path if path is not None else getattr(settings, "sophia_routing_file", None)
     digest = hashlib.sha256(builtin_text().encode())
     extra: Mapping[str, RoleEntry] = {}
     routes: Mapping[str, Route] = {}
+    workflows: Mapping[str, WorkflowSpec] = {}
     source = BUILTIN
     if file:
         file_path = Path(file)
@@ -132,12 +149,12 @@ def load_policy(settings: Any, path: str | Path | None = None) -> RoutingPolicy:
                                      env_vars=[ENV_VAR]) from None
         if not text.strip():  # a file being rewritten, or a mistake: never "no routes at all"
             raise ConfigurationError(f"{ENV_VAR}={file} is empty", env_vars=[ENV_VAR])
-        extra, routes = _parsed(text, str(file_path))
+        extra, routes, workflows = _parsed(text, str(file_path))
         digest.update(text.encode())
         source = f"{BUILTIN} + {file_path}"
     role_chains = dict(getattr(settings, "role_chains", None) or {})
     digest.update(repr(sorted(role_chains.items())).encode())
-    policy = compose(builtin_roles, extra, routes, role_chains, digest.hexdigest()[:12], source)
+    policy = compose(builtin_roles, extra, routes, role_chains, digest.hexdigest()[:12], source, workflows)
     for variable in ("semantic_cache_roles", "role_deadlines", "role_limits"):
         unknown = [r for r in getattr(settings, variable, None) or () if r not in policy.roles and r != "*"]
         if unknown:
@@ -149,7 +166,7 @@ def load_policy(settings: Any, path: str | Path | None = None) -> RoutingPolicy:
 def check_file(path: str | Path) -> RoutingPolicy:
     """Validate a routing file on its own (on top of the built-in roles), as ``sophia routes check`` does."""
     text = Path(path).read_text(encoding="utf-8")
-    builtin_roles, _ = _parsed(builtin_text(), BUILTIN)
-    extra, routes = parse_file(text, str(path))
+    builtin_roles = _parsed(builtin_text(), BUILTIN).roles
+    extra, routes, workflows = parse_file(text, str(path))
     digest = hashlib.sha256(builtin_text().encode() + text.encode()).hexdigest()[:12]
-    return compose(builtin_roles, extra, routes, {}, digest, f"{BUILTIN} + {path}")
+    return compose(builtin_roles, extra, routes, {}, digest, f"{BUILTIN} + {path}", workflows)

@@ -99,7 +99,8 @@ def _convert(node: yaml.Node, constructor: yaml.SafeLoader) -> Located:
         duplicates: list[Located] = []
         for key_node, value_node in node.value:
             key = _convert(key_node, constructor)
-            name = str(key.value)
+            # A key is a name as written: YAML 1.1 would read `on:` or `yes:` as true, `null:` as None.
+            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key.value)
             if name in items:
                 duplicates.append(key)
             items[name] = _convert(value_node, constructor)

@@ -23,6 +23,7 @@ from app.routing.nodes import (
     target_labels,
     walk,
 )
+from app.routing.workflow_specs import WorkflowSpec
 
 DOMAINS = ("artemis", "sophia")
 
@@ -129,6 +130,8 @@ class RoutingPolicy:
     """A short digest of what was loaded: changes whenever the effective policy does."""
     source: str
     """Where it came from (``built-in`` or ``built-in + /path/routing.yaml``)."""
+    workflows: Mapping[str, WorkflowSpec] = field(default_factory=dict)
+    """The file's multi-agent workflows (``workflows:``), as data; ``app.workflows`` runs them."""
 
     def role(self, key: str) -> Role:
         """The role ``domain/name``; raises ``InvalidRequestError`` listing the domain's roles."""

@@ -356,9 +356,9 @@ def read_document(document: Located) -> tuple[dict[str, RoleEntry], dict[str, Ro
     """The roles and routes of a parsed routing file, and every problem found in it."""
     reader = _Reader()
     if not document.is_mapping:
-        reader.fail(document, "", "a routing file is a mapping with roles: and routes:")
+        reader.fail(document, "", "a routing file is a mapping with roles:, routes: and workflows:")
         return {}, {}, reader.problems
-    reader.known_fields(document, "", {"roles", "routes"}, "top-level")
+    reader.known_fields(document, "", {"roles", "routes", "workflows"}, "top-level")  # workflows: workflow_file.py
     roles: dict[str, RoleEntry] = {}
     routes: dict[str, Route] = {}
     for section in ("roles", "routes"):

@@ -34,6 +34,7 @@ from app.service import (
     ops_routes,
     routing_routes,
     vector_routes,
+    workflow_routes,
 )
 from app.service.collector import settle_after_start_up
 from app.service.config import ServiceConfig
@@ -112,5 +113,7 @@ def create_app(settings: Any = None, config: ServiceConfig | None = None) -> Fas
     app.include_router(alerts_routes.router)
     app.include_router(routing_routes.router)
     app.include_router(vector_routes.router)
+    app.include_router(workflow_routes.router)
+    app.include_router(workflow_routes.dashboard_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     return app

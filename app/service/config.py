@@ -50,6 +50,7 @@ class ServiceConfig:
             "host": settings.sophia_host, "port": settings.sophia_port,
             "api_keys": frozenset(k.strip() for k in raw.split(",") if k.strip()),
             "rate_limit": settings.sophia_rate_limit, "max_body_bytes": settings.sophia_max_body_bytes,
+            "health_interval": settings.sophia_health_interval,
         }
         values.update(overrides)
         config = cls(**values)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from app.service import experiments_panel
+from app.service import experiments_panel, workflows_panel
 from app.service.alerts_panel import alerts_panel
 
 _STYLE = """
@@ -216,7 +216,9 @@ function render_status(d){const h=d.health,s=$('status'),n=h?h.reasons.length:0;
   $('updated').textContent=(d.analytics_error?d.analytics_error+' · ':'')+'updated '+clock(new Date());}
 """)
 
-PANELS: tuple[Panel, ...] = (STATUS, TILES, CHARTS, PROVIDERS, ROLES, CIRCUITS, HEALTH, DOCUMENTS, ERRORS)
+WORKFLOWS = Panel("workflows", workflows_panel.HTML, workflows_panel.SCRIPT)
+
+PANELS: tuple[Panel, ...] = (STATUS, TILES, CHARTS, PROVIDERS, ROLES, WORKFLOWS, CIRCUITS, HEALTH, DOCUMENTS, ERRORS)
 """The page, top to bottom (``STATUS`` fills the header)."""
 
 _POLL = r"""

@@ -20,6 +20,7 @@ from app.service.dashboard_page import render_dashboard
 from app.service.deps import authenticated
 from app.service.health_report import combined_health
 from app.service.state import ServiceState, StateDep
+from app.service.workflow_routes import recent_runs
 from app.telemetry import record_health
 
 router = APIRouter()
@@ -110,7 +111,8 @@ def _health_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
 async def documents_summary(store: DocumentStore) -> dict[str, Any]:
     """The dashboard's documents tile: sources, chunks and the last ingest, or why they are unavailable."""
     try:
-        stats = await asyncio.wait_for(store.stats(), DOCUMENTS_STATS_TIMEOUT)
+        async with asyncio.timeout(DOCUMENTS_STATS_TIMEOUT):
+            stats = await store.stats()
     except Exception as exc:  # noqa: BLE001 - a broken document store empties its tile, nothing more
         return {"sources": None, "chunks": None, "last_added_at": None,
                 "error": f"document store unavailable ({type(exc).__name__})"}
@@ -122,7 +124,7 @@ async def documents_summary(store: DocumentStore) -> dict[str, Any]:
 async def dashboard_data(state: StateDep,
                          minutes: Annotated[int | None, Query(ge=1, le=7 * 24 * 60)] = None) -> dict[str, Any]:
     """The dashboard's data: a timeline, per-provider and per-role tables, recent errors, last health,
-    circuits and the documents tile.
+    circuits, the documents tile and the latest workflow runs.
 
     ``minutes`` is the window; without it, the window spans the traffic since the service started.
     """
@@ -150,4 +152,5 @@ async def dashboard_data(state: StateDep,
         "analytics_backend": state.analytics.backend,
         "analytics_error": analytics_error,
         "documents": await documents_summary(state.documents),
+        "workflow_runs": await recent_runs(state.analytics, minutes),
     }

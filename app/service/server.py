@@ -28,6 +28,8 @@ from app.core.errors import ConfigurationError
 from app.service.config import ServiceConfig
 from app.service.workers import check_many_processes
 
+GRACEFUL_SHUTDOWN = 20
+"""Seconds requests in flight get to finish on SIGTERM (Kubernetes' default grace period is 30 s)."""
 SANDBOXED_ENV = "SOPHIA_SERVE_SANDBOXED"
 """How the supervisor tells ``--workers`` processes which providers are simulated (for the banner)."""
 
@@ -164,7 +166,8 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
         if workers > 1:
             _run_workers(settings, config, box, retries, workers, log_level)
             return
-        uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, log_config=access_log_config())
+        uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, log_config=access_log_config(),
+                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN)
     finally:
         if written is not None:
             remove_runtime_file(written)
@@ -184,4 +187,5 @@ def _run_workers(settings: Any, config: ServiceConfig, box: Any, retries: dict[s
     os.environ[SANDBOXED_ENV] = json.dumps(list(config.sandboxed))
     os.environ.update({"SOPHIA_HOST": config.host, "SOPHIA_PORT": str(config.port)})
     uvicorn.run("app.service.server:worker_app", factory=True, workers=workers, host=config.host,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
                 port=config.port, log_level=log_level, log_config=access_log_config())

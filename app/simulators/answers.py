@@ -13,6 +13,8 @@ from typing import Any
 
 ECHO_WORDS = 12
 _JSON_WORD = re.compile(r"\bjson\b", re.IGNORECASE)
+_SCHEMA_MARKER = re.compile(r"\bjson schema\b", re.IGNORECASE)
+_MAX_DEPTH = 8
 
 
 def text_of(content: Any) -> str:
@@ -72,16 +74,93 @@ class Answer:
         return [words[0], *(" " + w for w in words[1:])] if self.text else [""]
 
 
+def requested_schema(text: str) -> dict[str, Any] | None:
+    """The JSON Schema a prompt asks the answer to match: the first JSON object after the words
+    "JSON Schema"; None when there is none."""
+    for marker in _SCHEMA_MARKER.finditer(text):
+        start = text.find("{", marker.end())
+        if start < 0:
+            return None
+        try:
+            schema, _ = json.JSONDecoder().raw_decode(text, start)
+        except ValueError:
+            continue
+        if isinstance(schema, dict):
+            return schema
+    return None
+
+
+def instance_of(schema: Any, tag: str, root: dict[str, Any] | None = None, name: str = "value",
+                depth: int = 0) -> Any:
+    """A valid instance of ``schema``, the same every time: an example or a non-null default where the
+    schema gives one, else the first enum value or option, one item per list (or ``minItems``), numbers
+    within their bounds, and strings ``"<tag> <property name>"``."""
+    root = schema if root is None else root
+    if not isinstance(schema, dict) or depth > _MAX_DEPTH:
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        return instance_of(target, tag, root, name, depth + 1)
+    for given in (schema.get("examples") or [None])[0], schema.get("default"), schema.get("const"):
+        if given is not None:
+            return given
+    if schema.get("enum"):
+        return schema["enum"][0]
+    options = schema.get("anyOf") or schema.get("oneOf") or schema.get("allOf")
+    if options:
+        usable = [o for o in options if o.get("type") != "null"] or options
+        return instance_of(usable[0], tag, root, name, depth + 1)
+    return _typed(schema, tag, root, name, depth)
+
+
+def _typed(schema: dict[str, Any], tag: str, root: dict[str, Any], name: str, depth: int) -> Any:
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind == "object" or "properties" in schema:
+        return {key: instance_of(sub, tag, root, key, depth + 1) for key, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        count = max(1, int(schema.get("minItems", 1)))
+        return [instance_of(schema.get("items", {}), tag, root, name, depth + 1) for _ in range(count)]
+    if kind in ("integer", "number"):
+        return _number_within(schema, integer=kind == "integer")
+    if kind in ("boolean", "null"):
+        return True if kind == "boolean" else None
+    text = f"{tag} {name}".ljust(int(schema.get("minLength", 0)), ".")
+    return text[: int(schema["maxLength"])] if "maxLength" in schema else text
+
+
+def _number_within(schema: dict[str, Any], *, integer: bool) -> float | int:
+    low = schema.get("minimum", schema.get("exclusiveMinimum"))
+    high = schema.get("maximum", schema.get("exclusiveMaximum"))
+    if low is not None and high is not None:
+        value = (low + high) / 2
+    elif low is not None:
+        value = low + 1 if "exclusiveMinimum" in schema else low
+    elif high is not None:
+        value = min(1, high - 1 if "exclusiveMaximum" in schema else high)
+    else:
+        value = 1
+    return int(value) if integer else value
+
+
 def compose(provider: str, model: str, messages: Any, max_tokens: Any) -> Answer:
     """The deterministic answer: the provider/model tag and the first words of the last user message.
 
-    A last user message that mentions JSON gets a JSON insight; ``max_tokens`` cuts the answer to that many
-    words.
+    A last user message that asks for JSON matching a JSON Schema gets an instance of that schema
+    (``instance_of``); one that otherwise mentions JSON gets a JSON insight; ``max_tokens`` cuts the
+    answer to that many words.
     """
     asked = last_user_text(messages)
     echo = " ".join(asked.split()[:ECHO_WORDS]) or "(no user message)"
     tag = f"[{provider}/{model}]"
-    if _JSON_WORD.search(asked):
+    schema = requested_schema(asked)
+    if schema is not None:
+        text = json.dumps(instance_of(schema, tag))
+    elif _JSON_WORD.search(asked):
         # Agent code that asks for JSON must get parseable JSON to be testable at all.
         text = json.dumps(
             {

@@ -94,6 +94,13 @@ class ProviderApp:
             body = await _read_body(receive)
         except _ClientGone:
             return
+        self.stats.in_flight += 1  # until the answer is sent or the client has gone
+        try:
+            await self._serve(scope, receive, send, body)
+        finally:
+            self.stats.in_flight -= 1
+
+    async def _serve(self, scope: dict, receive: Callable, send: Callable, body: bytes) -> None:
         req = self._request(scope, body)
         handler = self._routes.get((req.method, req.path))
         if handler is None:

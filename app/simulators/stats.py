@@ -17,13 +17,16 @@ def key_fingerprint(key: str) -> str:
 
 
 class ProviderStats:
-    """What one provider has been asked: requests per path and the last request (header names only)."""
+    """What one provider has been asked: requests per path, the last request (header names only), the
+    keys used, and how many requests are in flight (received, not yet answered or abandoned)."""
 
-    __slots__ = ("key_uses", "last_body", "last_headers", "last_path", "requests", "revoked", "total")
+    __slots__ = ("in_flight", "key_uses", "last_body", "last_headers", "last_path", "requests", "revoked", "total")
 
     def __init__(self) -> None:
         self.revoked: set[str] = set()
         """Fingerprints of keys this provider now refuses with 401 (a key rotated out); not reset with the stats."""
+        self.in_flight = 0
+        """Requests being served now (not reset with the stats: they are still open)."""
         self.reset()
 
     def reset(self) -> None:
@@ -54,6 +57,7 @@ class ProviderStats:
         return {
             "requests": dict(self.requests),
             "total": self.total,
+            "in_flight": self.in_flight,
             "faults_applied": faults_applied,
             "last_path": self.last_path,
             "last_headers": list(self.last_headers),

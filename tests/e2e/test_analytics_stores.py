@@ -199,3 +199,29 @@ async def test_a_table_of_the_previous_version_gains_the_new_columns(backend, tm
         await manager.aclose()
         await store.drop_table()
         await store.aclose()
+
+
+async def test_workflow_runs_are_recorded_and_found_with_their_calls(store, e2e_env, simulators, tmp_path):
+    from app.sophia.portkey_unified_factory import SophiaFactory
+    from app.workflows import run_workflow
+    from app.workflows.recording import recorder
+
+    manager = PortkeyManager(make_settings(e2e_env, memory_enabled=False, sophia_data_dir=str(tmp_path)))
+    manager.observers.add(store.observe)
+    started = time.time()
+    try:
+        result = await run_workflow("security_review", {"code": f"eval(input())  # {uuid.uuid4()}"},
+                                    artemis=ArtemisFactory(manager), sophia=SophiaFactory(manager),
+                                    on_event=recorder(store))
+    finally:
+        await manager.aclose()
+    await store.flush()
+    [run] = await store.recent_runs(started - 1)
+    assert run["trace_id"] == result.trace_id and run["status"] == "completed" and run["partial"] is False
+    assert [s["name"] for s in run["steps"]] == ["scan", "audit", "performance", "report"]
+    assert run["steps"][0]["provider"] == "groq" and run["cost_usd"] == pytest.approx(result.cost_usd)
+    assert run["prompt_tokens"] + run["completion_tokens"] == result.usage.total_tokens
+    assert (await store.run(result.trace_id))["workflow"] == "security_review"
+    calls = await store.calls_of(result.trace_id)
+    assert len(calls) == 4 and calls[-1]["role"] == "code_reviewer"  # the report ends last
+    assert await store.run("0" * 32) is None

@@ -80,6 +80,33 @@ async def _chat(client: httpx.AsyncClient, model: str, prompt: str, **extra: obj
         "model": model, "messages": [{"role": "user", "content": prompt}], **extra})
 
 
+async def _alerts_until(receiver: WebhookReceiver, names: set[str]) -> dict[str, list[tuple[float, dict]]]:
+    """The webhooks received (arrival time, body) by alert name, until every one of ``names`` came."""
+    received: dict[str, list[tuple[float, dict]]] = {}
+    while not names <= set(received):
+        try:
+            at, body = await receiver.next(30)
+        except TimeoutError:
+            raise AssertionError(f"alerts received so far: {sorted(received)}, expected {sorted(names)}") from None
+        received.setdefault(body["alertname"], []).append((at, body))
+    return received
+
+
+def _stop(processes: list[subprocess.Popen]) -> list[int]:
+    """SIGTERM each instance; the indexes of those that had to be killed after 30 s."""
+    for process in processes:
+        process.terminate()
+    stuck = []
+    for i, process in enumerate(processes):
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            stuck.append(i)
+    return stuck
+
+
 async def test_two_instances_and_two_workers_share_state(gateway, simulators, tmp_path, artifacts_dir):
     await _redis_up()
     pg_url = await _postgres_url()
@@ -91,7 +118,9 @@ async def test_two_instances_and_two_workers_share_state(gateway, simulators, tm
                      " summary: '{provider}: every attempt failed'}\n")
     env = {**os.environ, **sandbox_env(gateway.url, simulators.base_urls),
            "REDIS_URL": REDIS, "REDIS_NAMESPACE": namespace, "DATABASE_URL": pg_url, "MAX_RETRIES": "0",
-           "MEMORY_ENABLED": "false", "SOPHIA_RATE_LIMIT": "100000/minute", "SOPHIA_ALERTS_FILE": str(rules),
+           "MEMORY_ENABLED": "false", "SOPHIA_RATE_LIMIT": "100000/minute",
+           "SOPHIA_ALERTS_FILE": str(rules),
+           "SOPHIA_HEALTH_INTERVAL": "0",  # no background probe may add a provider call to the counts
            "ALERTS_INTERVAL": "0.5", "ALERT_WEBHOOKS": json.dumps([{"url": receiver.url}]),
            "ALERT_WEBHOOK_BACKOFF": "0.1", "CIRCUIT_MIN_REQUESTS": "4", "CIRCUIT_COOLDOWN": "120",
            "ROLE_LIMITS": json.dumps({"sophia/sales_strategist": {"requests_per_minute": 6}})}
@@ -149,10 +178,7 @@ async def test_two_instances_and_two_workers_share_state(gateway, simulators, tm
 
         # 4. Alerts: the first failed groq attempt fires GroqFailing (evaluated as the call finishes);
         # the circuit opened in Redis fires CircuitOpen once, though several processes see it.
-        received: dict[str, list[tuple[float, dict]]] = {}
-        while "GroqFailing" not in received or "CircuitOpen" not in received:
-            at, body = await receiver.next(30)
-            received.setdefault(body["alertname"], []).append((at, body))
+        received = await _alerts_until(receiver, {"GroqFailing", "CircuitOpen"})
         failing_latency = received["GroqFailing"][0][0] - answered[0]
         circuit_latency = received["CircuitOpen"][0][0] - answered[-1]
         deadline = time.monotonic() + 30
@@ -178,12 +204,10 @@ async def test_two_instances_and_two_workers_share_state(gateway, simulators, tm
         await a.aclose()
         await b.aclose()
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(30)
+        stuck = _stop(processes)
         for log in logs:
             log.close()
+        assert not stuck, f"instances {stuck} did not stop within 30 s of SIGTERM; see {artifacts_dir}/instance-*.log"
         await receiver.stop()
         await _forget(namespace)
     report = "two instances (one with --workers 2), one Redis, one PostgreSQL:\n  " + "\n  ".join(checks)

@@ -6,6 +6,7 @@ must use async clients; the sync OpenAI SDK runs against the subprocess variant.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
@@ -168,6 +169,80 @@ async def test_json_request_gets_json_answer(cluster):
     assert set(obj) == {"summary", "key_points", "recommendations", "confidence"}
     assert obj["summary"].startswith("[groq/llama-3.1-8b-instant]")
     assert obj["confidence"] == 0.8
+
+
+FINDINGS_SCHEMA = {
+    "$defs": {"Finding": {"type": "object", "required": ["title", "severity", "line"], "properties": {
+        "title": {"type": "string"},
+        "severity": {"enum": ["high", "low"], "type": "string"},
+        "line": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}], "default": None},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "fixed": {"type": "boolean", "default": False}}}},
+    "type": "object", "required": ["findings", "summary"],
+    "properties": {"findings": {"type": "array", "items": {"$ref": "#/$defs/Finding"}, "minItems": 2},
+                   "summary": {"type": "string", "maxLength": 12}, "verdict": {"const": "done"}},
+}
+FINDINGS_INSTANCE = {
+    "findings": [{"title": "{tag} title", "severity": "high", "line": 1, "confidence": 0.5, "fixed": False}] * 2,
+    "summary": "{tag} summary"[:12], "verdict": "done",
+}
+
+
+@pytest.mark.parametrize("provider", ["groq", "anthropic"])
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_json_schema_in_the_prompt_gets_an_instance_of_it(cluster, http, provider, stream):
+    ask = [{"role": "user", "content": "Scan this. Answer with one JSON object that validates against this JSON "
+                                       "Schema:\n" + json.dumps(FINDINGS_SCHEMA) + "\nNo prose."}]
+    if provider == "anthropic":
+        resp = await http.post(cluster.base_urls[provider] + "/messages", headers=ANTHROPIC_HEADERS,
+                               json={"model": MODELS[provider], "max_tokens": 500, "messages": ask, "stream": stream})
+    else:
+        resp = await http.post(cluster.base_urls[provider] + "/chat/completions", headers=AUTH,
+                               json={"model": MODELS[provider], "messages": ask, "stream": stream})
+    if not stream:
+        body = resp.json()
+        text = body["content"][0]["text"] if provider == "anthropic" else body["choices"][0]["message"]["content"]
+    elif provider == "anthropic":
+        events = [json.loads(line[6:]) for line in resp.text.splitlines() if line.startswith("data: ")]
+        text = "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta")
+    else:
+        chunks = [json.loads(d) for d in sse_data(resp.text) if d != "[DONE]"]
+        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    tag = f"[{provider}/{MODELS[provider]}]"
+    expected = json.loads(json.dumps(FINDINGS_INSTANCE).replace("{tag}", tag))
+    expected["summary"] = f"{tag} summary"[:12]
+    assert json.loads(text) == expected
+
+
+def test_schema_instances_honour_examples_defaults_and_bounds():
+    from app.simulators.answers import instance_of, requested_schema
+
+    assert requested_schema("no schema here") is None
+    assert requested_schema("JSON Schema: {not json} and then JSON Schema {\"type\": \"integer\"}") == {
+        "type": "integer"}
+    assert instance_of({"type": "string", "examples": ["picked"]}, "[t]") == "picked"
+    assert instance_of({"type": "boolean", "default": False}, "[t]") is False
+    assert instance_of({"type": "integer", "exclusiveMinimum": 3}, "[t]") == 4
+    assert instance_of({"type": "number", "maximum": 0.25}, "[t]") == 0.25
+    assert instance_of({"type": "string", "minLength": 8}, "[t]") == "[t] value"
+    assert instance_of({"type": ["null", "string"]}, "[t]", name="note") == "[t] note"
+
+
+async def test_in_flight_counts_requests_until_they_are_answered_or_abandoned(cluster, http):
+    cluster.set_fault("mistral", mode="stall_headers")
+    stalled = asyncio.create_task(post_chat(http, cluster, "mistral"))
+    async with asyncio.timeout(10):
+        while cluster.stats("mistral")["in_flight"] != 1:
+            await asyncio.sleep(0.01)  # polling the simulator's count while the request is being received
+    stalled.cancel()  # the client hangs up
+    with pytest.raises(asyncio.CancelledError):
+        await stalled
+    async with asyncio.timeout(10):
+        while cluster.stats("mistral")["in_flight"]:
+            await asyncio.sleep(0.01)  # polling until the simulator notices the hang-up
+    cluster.clear_faults()
+    assert (await post_chat(http, cluster, "mistral")).status_code == 200
+    assert cluster.stats("mistral")["in_flight"] == 0 and cluster.stats("mistral")["total"] == 2
 
 
 async def test_perplexity_citations(cluster, http):

@@ -28,6 +28,7 @@ LAYERS: list[set[str]] = [
     {"app.agents"},                                                      # agent policy
     ROOT_LAYER,  # the composition root, and the facades that build their defaults from it
     {"app.artemis", "app.sophia"},                                       # the spec's factories and getters
+    {"app.workflows"},                                                   # multi-agent workflows over both
     {"app.sandbox", "app.demo"},
     {"app.service", "app.cli"},                                          # the edges
 ]

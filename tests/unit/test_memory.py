@@ -6,10 +6,13 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from app.agents.base import Agent
 from app.agents.memory import recall_into, remember_exchange
 from app.embeddings.base import Embedder
 from app.memory import AgentMemory, BatchingEmbedder, MemoryRecord, memory_id
+from app.memory.guard import guarded
 from app.memory.prompting import HEADER, memory_block, with_memories
 from app.vectors.base import VectorStore
 
@@ -150,5 +153,29 @@ async def test_a_failed_store_is_left_alone_for_a_while_then_retried():
         now[0] += memory.outage.pause  # the pause is over
         await recall_into(memory, agent, [{"role": "user", "content": "q"}], "q")
         assert CountingBroken.opened == 2
+    finally:
+        memory.store.close()
+
+
+async def test_a_cancellation_that_races_completion_is_not_swallowed():
+    """Python 3.11's asyncio.wait_for returns the result when a cancellation arrives as the awaited work
+    finishes: a cancelled agent call went on, and a service shutting down waited for its cancelled
+    background task forever. Memory's waits use asyncio.timeout, which lets the cancellation through."""
+    finished = asyncio.Event()
+
+    async def work() -> str:
+        await finished.wait()
+        return "done"
+
+    memory = AgentMemory(BrokenStore(), CountingEmbedder(), timeout=5.0)
+    memory._warm = True  # the embedder counts as loaded
+    try:
+        task = asyncio.ensure_future(guarded(memory, "recall", work, "default"))
+        while not finished._waiters:  # the task now waits inside the work
+            await asyncio.sleep(0)
+        finished.set()
+        task.cancel()  # in the same loop iteration as the work's completion
+        with pytest.raises(asyncio.CancelledError):
+            await task
     finally:
         memory.store.close()
