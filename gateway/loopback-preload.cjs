@@ -11,7 +11,7 @@
 //     which this preload sets on the request, appending to the client's own list if it sent one); the
 //     fetch wrapper takes the id out again, so no provider ever sees it. (Until 2026-11 this used an
 //     AsyncLocalStorage; on Node 20 that turns on promise hooks for every promise of the process, and
-//     cost the gateway a quarter of its CPU per request and slower garbage collections.) A caller that
+//     cost the gateway 15-25% more CPU per request and slower garbage collections.) A caller that
 //     sets `x-portkey-forward-headers` in a config's target instead of the request header would lose it:
 //     the request header wins in the gateway; our configs never set it.
 //  3. Bound a plain (non-stream) answer's body: once a provider's headers arrive, the gateway reads its
