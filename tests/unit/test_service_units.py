@@ -228,3 +228,21 @@ def test_only_the_service_s_own_process_settles_the_collector():
     from app.service.config import ServiceConfig
 
     assert not ServiceConfig().settle_collector  # an app built in a test or another program leaves gc alone
+
+
+def test_the_answer_s_json_is_what_as_dict_gives_serialised_in_one_pass():
+    import json
+
+    from app.core.results import ChatCompletion, RoutingInfo, Usage, as_dict, as_json
+
+    completion = ChatCompletion.model_validate_json(json.dumps({
+        "id": "c1", "object": "chat.completion", "created": 1, "model": "sonar-pro", "system_fingerprint": None,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Grüße \u2603", "refusal": None},
+                     "logprobs": None, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}, "citations": ["https://a.example"],
+    }))
+    completion.routing = RoutingInfo(provider="perplexity", model="sonar-pro", fallback_used=True, latency_ms=1.5,
+                                     attempts=[Attempt(provider="openai", model="gpt-4o", status=503)],
+                                     usage=Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7), trace_id="t")
+    assert json.loads(as_json(completion)) == as_dict(completion)
+    assert "refusal" not in as_json(completion).decode() and "Grüße" in as_json(completion).decode()
