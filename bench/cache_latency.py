@@ -131,12 +131,15 @@ def _cells(result: dict[str, float]) -> list[object]:
 async def main(requests: int, entries: int, semantic_requests: int, redis_url: str | None, threads: int) -> None:
     from app.core.manager import PortkeyManager
     from app.core.settings import load_settings
+    from app.runtime import build_manager
     from app.sandbox import Sandbox
 
     rows: list[list[object]] = []
     with Sandbox() as box, throwaway_redis(redis_url) as redis:
         settings = load_settings(_env_file=None, max_retries=0, **{k.lower(): v for k, v in box.env.items()})
-        embedded = PortkeyManager(settings)
+        # build_manager wires the cache the settings name, as get_portkey_manager() does; a bare
+        # PortkeyManager(settings) has no cache at all.
+        embedded = build_manager(settings)
 
         async def call(manager: PortkeyManager, **kwargs: Any) -> Callable[[int], Awaitable[object]]:
             async def one(i: int) -> object:
@@ -150,7 +153,7 @@ async def main(requests: int, entries: int, semantic_requests: int, redis_url: s
         rows.append(["embedded hit", "", *_cells(await timed(await call(embedded), requests)),
                      TARGETS["embedded hit"]])
         if redis:
-            shared = PortkeyManager(settings.model_copy(update={"redis_url": redis}))
+            shared = build_manager(settings.model_copy(update={"redis_url": redis}))
             rows.append(["redis hit", "", *_cells(await timed(await call(shared), requests)), TARGETS["redis hit"]])
             await shared.aclose()
         rows.extend(await semantic_rows(settings, PortkeyManager, entries, semantic_requests, threads))

@@ -31,6 +31,9 @@ async def health(console: Console, as_json: bool) -> int:
 
     runtime = build_runtime()
     print_sandbox_notice(runtime.sandbox_notice)
+    # Without Redis each process keeps its own breakers: this one's are fresh, so showing them as the
+    # system's circuits would say "closed, 0 attempts" whatever the service has seen.
+    circuits_shared = getattr(runtime.manager.circuits, "shared", False)
     try:
         with console.status("probing every configured provider through the gateway"):
             report = await combined_health(runtime.factory(ArtemisFactory), runtime.factory(SophiaFactory),
@@ -58,8 +61,11 @@ async def health(console: Console, as_json: bool) -> int:
                 probe = f"{circuit['probe_after_s']:g} s" if "probe_after_s" in circuit else ""
                 circuits.add_row(escape(target), circuit["state"], str(circuit["attempts"]),
                                  str(circuit["failures"]), probe)
-        if circuits.row_count:
+        if circuits.row_count and circuits_shared:
             console.print(circuits)
+        elif circuits.row_count:
+            console.print("[dim]circuit breakers: kept per process without REDIS_URL, so this command has none "
+                          "to show; a running service shows its own in /health and on its dashboard[/]")
     return 1 if report["status"] == "down" else 0
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 
 import httpx
 import pytest
@@ -50,6 +51,14 @@ def test_health_reports_every_provider(tmp_path, e2e_env):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["status"] == "operational" and all(report["portkey_providers"].values())
+    # Breakers kept per process (no Redis): this process has none worth showing, and says so.
+    table = _sophia(tmp_path, _env(tmp_path, e2e_env), "health")
+    assert table.returncode == 0, table.stderr
+    assert "kept per process without REDIS_URL" in table.stdout and "probe in" not in table.stdout
+    shared = _sophia(tmp_path, _env(tmp_path, {**e2e_env, "REDIS_URL": "redis://127.0.0.1:6379/0",
+                                               "REDIS_NAMESPACE": f"t{uuid.uuid4().hex[:8]}"}), "health")
+    assert shared.returncode == 0, shared.stderr
+    assert "probe in" in shared.stdout and "kept per process" not in shared.stdout
     down = _sophia(tmp_path, _env(tmp_path, {"PORTKEY_BASE_URL": "http://127.0.0.1:9/v1",
                                              "GROQ_API_KEY": "gsk_0123456789abcdef0123"}), "health")
     assert down.returncode == 1 and "down" in down.stdout
