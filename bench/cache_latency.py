@@ -18,9 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
-import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -29,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from app.gateway.process import free_port
+from bench.servers import ThrowawayRedis
 from bench.stats import print_table, summary
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
@@ -48,30 +45,12 @@ async def timed(call: Callable[[int], Awaitable[object]], n: int) -> dict[str, f
 
 @contextmanager
 def throwaway_redis(url: str | None) -> Iterator[str | None]:
-    """The given URL, else a redis-server of our own on a free port (never the machine's shared one)."""
-    binary = shutil.which("redis-server")
-    if url or binary is None:
+    """The given URL, else a redis-server of our own (never the machine's shared one); None without one."""
+    if url or shutil.which("redis-server") is None:
         yield url
         return
-    port = free_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                    "--appendonly", "no", "--dir", workdir],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("redis-server did not start") from None
-                    time.sleep(0.02)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            process.kill()
-            process.wait()
+    with ThrowawayRedis() as redis:
+        yield redis.url
 
 
 async def semantic_rows(settings: Any, manager_cls: Any, entries: int, requests: int,

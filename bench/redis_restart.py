@@ -13,47 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 import uuid
 
-from app.gateway.process import free_port
 from app.service.security import RateLimited, RateLimiter
-
-
-class Redis:
-    def __init__(self) -> None:
-        self.binary = shutil.which("redis-server") or "redis-server"
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="bench-redis-")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                         "--appendonly", "no", "--dir", self.dir],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
+from bench.servers import ThrowawayRedis
 
 
 async def burst(limiters: list[RateLimiter], identity: str, size: int) -> tuple[int, int]:
@@ -71,9 +34,7 @@ async def burst(limiters: list[RateLimiter], identity: str, size: int) -> tuple[
 
 
 async def main(limit: str, size: int, bursts: int) -> None:
-    redis = Redis()
-    redis.start()
-    try:
+    with ThrowawayRedis() as redis:
         namespace = f"bench-{uuid.uuid4().hex[:8]}"
         limiters = [RateLimiter(limit, redis.url, namespace) for _ in range(2)]
         identity = "token:bench"
@@ -87,8 +48,6 @@ async def main(limit: str, size: int, bursts: int) -> None:
             allowed, errors = await burst(limiters, identity, size)
             print(f"| {n} after the restart | {allowed} | {errors} |")
             await asyncio.sleep(0.3)  # bursts a moment apart, as clients retrying would be
-    finally:
-        redis.stop()
 
 
 if __name__ == "__main__":

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx2
 
-from app.gateway.process import stop_process
+from app.gateway.process import free_port, stop_process
 
 
 def start_http_server(cmd: Sequence[str], *, env: Mapping[str, str], cwd: str | Path, ready_url: str,
@@ -30,3 +33,53 @@ def start_http_server(cmd: Sequence[str], *, env: Mapping[str, str], cwd: str | 
             time.sleep(0.1)  # waiting for the port to open
     stop_process(proc)
     raise TimeoutError(f"{cmd[0]} did not answer {ready_url} within {timeout} s")
+
+
+class ThrowawayRedis:
+    """A ``redis-server`` of the benchmark's own on a free port, without persistence, so the machine's
+    shared Redis is never touched; ``stop()`` then ``start()`` is a restart that loses every key."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server)")
+        self.binary = binary
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="bench-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's URL (database 0)."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start the server and return once it answers PING."""
+        self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                         "--appendonly", "no", "--dir", self.dir],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.02)  # polling for the port to open, bounded by the deadline
+        raise RuntimeError("redis-server did not start within 10 s")
+
+    def stop(self) -> None:
+        """Kill the server (its keys are gone: nothing is persisted)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def __enter__(self) -> ThrowawayRedis:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
