@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import subprocess
 import time
 from pathlib import Path
@@ -17,8 +18,9 @@ from app.keys import fingerprint
 from tests.e2e.conftest import SOPHIA, wait_until_serving
 
 pytestmark = pytest.mark.e2e
-OLD = "sk-rotation-old-0123456789abcdef"
-NEW = "sk-rotation-new-fedcba9876543210"
+# Made up per run: nothing key-shaped is committed, and no two runs share a key.
+OLD = f"sk-{secrets.token_hex(16)}"
+NEW = f"sk-{secrets.token_hex(16)}"
 CONCURRENCY = 16
 
 

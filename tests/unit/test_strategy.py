@@ -1,6 +1,7 @@
 """Strategy trees: paths as the gateway reports them, what remains after a failure, the compiled config."""
 
 import json
+import secrets
 
 from app.core.routing import Router, TargetSpec
 from app.core.settings import load_settings
@@ -114,7 +115,7 @@ def test_a_tree_chain_leaves_out_unconfigured_providers_and_maps_positions():
 
 
 def test_target_params_never_override_the_callers():
-    router = _router(perplexity_api_key="pplx-0123456789abcdef0123456789")
+    router = _router(perplexity_api_key=f"pplx-{secrets.token_hex(15)}")
     spec = TargetSpec(TargetSpec.parse("perplexity").provider, "sonar-pro", '{"search_recency_filter":"month"}')
     chain = router.build_tree(Group("fallback", (spec,)))
     own = json.loads(router.portkey_config(chain, {"messages": []}))["targets"][0]["override_params"]
