@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 from app.core.failover import Call
 from app.core.results import Attempt, Embedding, EmbeddingResponse, Usage
@@ -10,6 +11,12 @@ from app.core.rounds import GatewayRounds
 
 EMBEDDING_BATCH = 128
 EMBEDDING_CONCURRENCY = 4
+
+
+def waves(texts: int, batch_size: int = EMBEDDING_BATCH, concurrency: int = EMBEDDING_CONCURRENCY) -> int:
+    """How many rounds of concurrent batches ``texts`` texts take: the call's deadline covers one per wave."""
+    batches = math.ceil(texts / batch_size)
+    return max(1, math.ceil(batches / concurrency))
 
 
 async def embed_in_batches(rounds: GatewayRounds, call: Call, texts: list[str], batch_size: int = EMBEDDING_BATCH,

@@ -23,7 +23,7 @@ from app.core.admission import LimitPort
 from app.core.caching import ResponseCachePort, StreamSource
 from app.core.circuits import CircuitPort
 from app.core.deadlines import Deadlines
-from app.core.embedding_batches import EMBEDDING_BATCH, embed_in_batches
+from app.core.embedding_batches import EMBEDDING_BATCH, embed_in_batches, waves
 from app.core.errors import InvalidRequestError, ProviderNotConfiguredError, StreamClosedError
 from app.core.failover import Call, fail_over
 from app.core.observation import CallRecord, FeedbackRecord, Observers
@@ -123,10 +123,12 @@ class PortkeyManager:
         return self._deadlines
 
     def _call(self, kind: str, chain: Chain, trace_id: str | None, metadata: Mapping[str, str] | None,
-              planned: RoutePlan | None = None) -> Call:
+              planned: RoutePlan | None = None, rounds: int = 1) -> Call:
+        """``rounds``: requests the call sends one after another (embedding batches in waves), each
+        allowed the bound of one request through the chain."""
         deadlines = self.deadlines(metadata)
         return Call(kind, chain, trace_id or new_trace_id(), metadata, deadlines=deadlines,
-                    bound=deadlines.call_bound(len(chain.targets), self.settings.max_retries),
+                    bound=rounds * deadlines.call_bound(len(chain.targets), self.settings.max_retries),
                     route=planned.route if planned else None, complexity=planned.complexity if planned else None)
 
     @property
@@ -346,7 +348,7 @@ class PortkeyManager:
         chain = self.chain(provider, model, fallbacks=[], capability=Capability.EMBEDDING)
         if self.limits is not None:
             await self.limits.admit(metadata)
-        call = self._call("embedding", chain, trace_id, metadata)
+        call = self._call("embedding", chain, trace_id, metadata, rounds=waves(len(texts), batch_size))
         _log_chain(call)
         plan = None if self.cache is None else self.cache.embedding_plan(chain, texts, metadata, cache=cache,
                                                                           refresh=refresh)

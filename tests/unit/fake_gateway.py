@@ -61,8 +61,10 @@ class _Stalled(httpx2.AsyncByteStream):
 
 
 class FakeGateway:
-    def __init__(self, **behaviour: str | int | list[str | int]) -> None:
+    def __init__(self, embedding_latency: float = 0.0, **behaviour: str | int | list[str | int]) -> None:
         self.behaviour = behaviour
+        self.embedding_latency = embedding_latency
+        """Seconds the provider takes to answer each embeddings request."""
         self.requests: list[dict] = []
         """Each request's body and the models of its config's targets."""
 
@@ -80,6 +82,8 @@ class FakeGateway:
         self.requests.append({"body": body, "models": [t["override_params"]["model"] for t in targets],
                               "request_timeouts": [t.get("request_timeout") for t in targets],
                               "body_timeout_ms": request.headers.get("x-sophia-body-timeout-ms")})
+        if request.url.path.endswith("/embeddings"):
+            return await self._embeddings(body, targets[0])
         attempts: list[dict] = []
         status = 500
         for index, target in enumerate(targets):
@@ -109,6 +113,16 @@ class FakeGateway:
                    "x-portkey-last-used-option-index": f"config.targets[{len(targets) - 1}]"}
         error = {"error": {"message": f"upstream said {status} (key sk-abcdef0123456789 rejected)"}}
         return httpx2.Response(status, json=error, headers=headers)
+
+    async def _embeddings(self, body: dict, target: dict) -> httpx2.Response:
+        await asyncio.sleep(self.embedding_latency)  # the provider's latency, not a synchronisation
+        model = target["override_params"]["model"]
+        attempts = [{"o": _origin(target.get("custom_host", "")), "m": model, "s": 200}]
+        data = [{"object": "embedding", "index": i, "embedding": [float(i), 1.0]} for i in range(len(body["input"]))]
+        return httpx2.Response(200, json={"object": "list", "data": data, "model": model,
+                                          "usage": {"prompt_tokens": len(data), "total_tokens": len(data)}},
+                               headers={"x-sophia-attempts": json.dumps(attempts),
+                                        "x-portkey-last-used-option-index": "config.targets[0]"})
 
     def _stream(self, model: str, outcome: str, headers: dict[str, str]) -> httpx2.Response:
         headers = {**headers, "content-type": "text/event-stream"}

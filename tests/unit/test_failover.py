@@ -154,6 +154,18 @@ def fast_manager(gateway: FakeGateway, **settings) -> tuple[PortkeyManager, list
     return manager, records
 
 
+async def test_an_embedding_call_of_several_waves_of_batches_gets_the_bound_once_per_wave():
+    # One embeddings request may take 0.2 + 0.1 s, and the call 0.3 + 0.2 = 0.5 s; 600 texts are 5 batches
+    # of 128 sent 4 at a time: two waves of 0.3 s each, 0.6 s in all.
+    gateway = FakeGateway(embedding_latency=0.3)
+    manager, _ = fast_manager(gateway, cache_ttl=0)
+    texts = [f"text {i}" for i in range(600)]
+    started = time.monotonic()
+    answer = await manager.acreate_embedding(texts, provider="openai", model="text-embedding-3-small")
+    assert len(answer.vectors) == 600 and answer.vectors[599][0] == 599 - 512
+    assert len(gateway.requests) == 5 and 0.55 < time.monotonic() - started < 1.0
+
+
 def test_the_bound_of_a_call_follows_from_its_deadlines():
     from app.core.deadlines import Deadlines
 
