@@ -154,6 +154,19 @@ class AgentFactoryBase:
             raise InvalidRequestError(f"agent must be an agent created by the {self.domain} factory")
         return agent
 
+    async def run_step(self, name: str, role: str, focus: str, prompt: str, max_tokens: int,
+                       **params: Any) -> tuple[ExecutionResult, list[str]]:
+        """A workflow step as the agent ``name`` of ``role``: one call like ``_execute``'s (strategy,
+        grounding, memory, cache), whose system prompt is the role's current one *without* the role's
+        own answer shape, since the step's prompt asks for the shape it validates. Returns the result
+        and its citations (a provider's web citations first, then the document chunks)."""
+        agent = await self._create(name, role, focus, "focus")
+        system = self.role(agent.role).prompt_for(agent.name, agent.focus, shaped=False)
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+        result, completion = await self._execute(agent, messages, max_tokens, query=prompt, **params)
+        web = [str(c) for c in (completion.model_extra or {}).get("citations") or []]
+        return result, [*web, *result.citations]
+
     async def _execute(self, agent: Agent, messages: Sequence[Mapping[str, Any]], max_tokens: int, *,
                        query: str | None = None, **params: Any) -> tuple[ExecutionResult, ChatCompletion]:
         """One call along the role's chain. ``query`` (default: the last user message) is what the

@@ -93,10 +93,12 @@ class Role:
         """``domain/name``, e.g. ``artemis/code_reviewer``."""
         return role_key(self.domain, self.name)
 
-    def prompt_for(self, agent_name: str, focus: str, default_output: Output | None = None) -> str:
-        """The system prompt of an agent of this role (``{name}``/``{focus}`` filled, answer shape appended)."""
+    def prompt_for(self, agent_name: str, focus: str, default_output: Output | None = None, *,
+                   shaped: bool = True) -> str:
+        """The system prompt of an agent of this role (``{name}``/``{focus}`` filled, answer shape appended
+        unless ``shaped`` is false: a workflow step asks for a shape of its own)."""
         text = self.system_prompt.replace("{name}", agent_name).replace("{focus}", focus.replace("_", " "))
-        output = self.output or default_output
+        output = (self.output or default_output) if shaped else None
         return text + (output.instructions() if output is not None else "")
 
 

@@ -2,8 +2,9 @@
 (grounding, memory recall and remembering, the role's strategy, the response cache, limits).
 
 Each step has its own agent, named ``<workflow>.<step>`` (stable ids, so a repeated run finds its
-cache entries and memories). Artemis steps run as ``execute_with_portkey``, Sophia steps as
-``generate_business_insight`` (which keeps Perplexity's web citations and records the insight).
+cache entries and memories). A step runs as ``run_step`` of its domain's factory: the role's prompt
+without the role's own answer shape (a Sophia role's insight JSON would contradict the step's schema),
+Perplexity's web citations kept.
 """
 
 from __future__ import annotations
@@ -64,11 +65,7 @@ class FactoryCaller:
 
     async def ask(self, agent: str, step: Step, prompt: str, trace_id: str) -> AgentAnswer:
         """One agent call on the run's trace id."""
-        role = step.role.partition("/")[2]
-        if step.domain == "artemis":
-            artemis = await self.artemis.create_agent_with_portkey(agent, role, step.focus)
-            result = await self.artemis.execute_with_portkey(artemis, prompt, step.max_tokens, trace_id=trace_id)
-            return AgentAnswer(result.content, result, list(result.citations))
-        sophia = await self.sophia.create_business_agent(agent, role, step.focus)
-        insight = await self.sophia.generate_business_insight(sophia, prompt, {}, step.max_tokens, trace_id=trace_id)
-        return AgentAnswer(insight.execution.content, insight.execution, list(insight.citations))
+        factory = self.artemis if step.domain == "artemis" else self.sophia
+        result, citations = await factory.run_step(agent, step.role.partition("/")[2], step.focus, prompt,
+                                                   step.max_tokens, trace_id=trace_id)
+        return AgentAnswer(result.content, result, citations)

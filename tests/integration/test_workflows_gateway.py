@@ -102,6 +102,14 @@ async def test_market_brief_end_to_end_keeps_the_citations_and_reviews_the_tone_
     strategist = (await simulators.control.astats("openai"))["last_body"]["messages"][-1]["content"]
     assert "Address each of these comments" in strategist and "[anthropic/claude-sonnet-4-5] comments" in strategist
     assert web[0] in strategist  # the analysts' sources reach the strategist
+    # A step asks for its own schema only: the role's insight shape ("with the keys: summary, ...") would
+    # contradict it, and a reviewer answering the insight shape would read as a rejection.
+    analyst = (await simulators.control.astats("perplexity"))["last_body"]  # OpenAI's wire format
+    reviewer = (await simulators.control.astats("anthropic"))["last_body"]  # Anthropic's: the system apart
+    for system, user in ((analyst["messages"][0]["content"], analyst["messages"][1]["content"]),
+                         (json.dumps(reviewer["system"]), reviewer["messages"][0]["content"])):
+        assert "validates against this JSON Schema" in json.dumps(user) and "Question:" not in json.dumps(user)
+        assert system and "Answer in JSON only" not in system
     finished = [e for e in events if isinstance(e, StepFinished)]
     assert finished[-1].cost_usd == pytest.approx(result.cost_usd) and isinstance(events[-1], RunFinished)
 
