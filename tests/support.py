@@ -33,3 +33,9 @@ async def eventually(probe: Callable[[], Awaitable[bool]], what: str, within: fl
 async def in_flight(simulators: Any, provider: str) -> int:
     """How many requests ``provider``'s simulator is serving now."""
     return int((await simulators.control.astats(provider))["in_flight"])
+
+
+async def in_flight_is(simulators: Any, provider: str, expected: int, *, at_least: bool = False) -> bool:
+    """Whether ``provider``'s simulator is serving ``expected`` requests now (or more, with ``at_least``)."""
+    count = await in_flight(simulators, provider)
+    return count >= expected if at_least else count == expected

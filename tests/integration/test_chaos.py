@@ -11,6 +11,8 @@ three-target call is bounded by 3 * 1.5 + 1 = 5.5 s.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 import uuid
 from typing import Any
@@ -29,6 +31,7 @@ from app.core.errors import (
 from app.gateway import GatewayProcess
 from app.simulators import Fault
 from tests.integration.cache.conftest import RedisServer, redis_server  # noqa: F401 - the fixture
+from tests.support import eventually, in_flight_is
 
 pytestmark = pytest.mark.chaos
 
@@ -93,12 +96,19 @@ async def test_the_gateway_killed_mid_run_is_a_typed_503_then_recovers_on_restar
     try:
         manager = make_manager(portkey_base_url=gateway.url, request_timeout=TIMEOUT, cache_ttl=0)
         assert (await run(manager, False))[0] == "openai"
+        # The provider answers slowly (within the deadlines), so the eight calls are in flight at it, through
+        # the gateway, when the gateway dies.
+        await simulators.control.aset_fault("openai", Fault(latency_ms=700))
         calls = [asyncio.ensure_future(run(manager, stream)) for stream in (False, True) * 4]
-        gateway.stop()
+        await eventually(lambda: in_flight_is(simulators, "openai", 8, at_least=True), "eight calls at openai")
+        os.kill(gateway.pid, signal.SIGKILL)  # killed, not stopped: SIGTERM would let it finish the calls
+        gateway.stop()  # reaps it
         outcomes = await asyncio.gather(*calls)
+        await simulators.control.aclear_faults("openai")
         for served, error, elapsed in outcomes:  # served before the kill, or a typed error: never a hang
             assert served or isinstance(error, SophiaError), repr(error)
             assert elapsed < BOUND
+        assert all(isinstance(error, GatewayUnavailableError) for _, error, _ in outcomes), outcomes
         for stream in (False, True):
             _, error, _ = await run(manager, stream)
             assert isinstance(error, GatewayUnavailableError)

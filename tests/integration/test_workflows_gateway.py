@@ -24,7 +24,7 @@ from app.vectors.qdrant import QdrantStore
 from app.workflows import RunFinished, StepFinished, run_workflow
 from app.workflows.builtin import MarketBrief, SecurityReport
 from app.workflows.recording import recorder
-from tests.support import eventually, in_flight
+from tests.support import eventually, in_flight_is
 
 CODE = """import hashlib
 import sqlite3
@@ -165,7 +165,7 @@ async def test_the_deadline_cuts_the_run_and_ends_the_call_in_flight(agents, sim
     assert {s.name: s.status for s in result.steps} == {"scan": "completed", "audit": "completed",
                                                        "performance": "completed", "report": "cancelled"}
     assert 8000 <= result.duration_ms < 20_000 and result.step("scan").output is not None
-    await eventually(lambda: _is(in_flight(simulators, "openai"), 0), "the stalled call ended at the provider")
+    await eventually(lambda: in_flight_is(simulators, "openai", 0), "the stalled call ended at the provider")
 
 
 async def test_cancelling_a_run_ends_its_calls_at_the_providers_and_starts_no_new_ones(agents, simulators):
@@ -174,13 +174,13 @@ async def test_cancelling_a_run_ends_its_calls_at_the_providers_and_starts_no_ne
     events: list = []
     task = asyncio.create_task(agents.run("security_review", SECURITY_INPUT, on_event=events.append))
     for provider in PARALLEL_PRIMARIES:
-        await eventually(lambda p=provider: _is(in_flight(simulators, p), 1), f"a step's call reached {provider}")
+        await eventually(lambda p=provider: in_flight_is(simulators, p, 1), f"a step's call reached {provider}")
     before = await totals(simulators)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     for provider in PARALLEL_PRIMARIES:
-        await eventually(lambda p=provider: _is(in_flight(simulators, p), 0), f"{provider} saw its call end")
+        await eventually(lambda p=provider: in_flight_is(simulators, p, 0), f"{provider} saw its call end")
     # A fallback (together, openai, groq...) would start within milliseconds of an ended attempt.
     await asyncio.sleep(1.0)  # an observation window for something that must not happen, not a wait for it
     assert await totals(simulators) == before
@@ -219,7 +219,3 @@ async def test_steps_remember_and_recall_like_single_calls(make_manager, simulat
     finally:
         await manager.aclose()
         store.close()
-
-
-async def _is(count, expected: int) -> bool:
-    return await count == expected
