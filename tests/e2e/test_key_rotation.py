@@ -85,8 +85,9 @@ async def test_rotating_a_key_under_load_fails_no_request(gateway, simulators, t
                         done_enough.set()
 
             workers = [asyncio.create_task(worker(n)) for n in range(CONCURRENCY)]
-            while stats["ok"] < 40:  # load is running
-                await asyncio.sleep(0.05)
+            async with asyncio.timeout(30):  # load is running (a test that cannot get there fails, never hangs)
+                while stats["ok"] < 40:
+                    await asyncio.sleep(0.05)
             in_flight_at_rotation = stats["in_flight"]
             rotate = await asyncio.create_subprocess_exec(
                 str(SOPHIA), "keys", "rotate", "openai", cwd=tmp_path, env=env, stdin=subprocess.PIPE,
@@ -99,8 +100,9 @@ async def test_rotating_a_key_under_load_fails_no_request(gateway, simulators, t
                 await asyncio.sleep(0.05)  # polling the service's key fingerprint
             switched = time.monotonic()
             # The grace period: calls that started before the switch may still carry the old key.
-            while any(t <= switched for t in list(started_at.values())):
-                await asyncio.sleep(0.01)
+            async with asyncio.timeout(30):
+                while any(t <= switched for t in list(started_at.values())):
+                    await asyncio.sleep(0.01)
             await control.arevoke_keys("openai", [fingerprint(OLD)])
             revoked.set()
             await asyncio.wait_for(done_enough.wait(), 60)

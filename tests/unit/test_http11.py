@@ -118,7 +118,10 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_not_reporte
         for writer in server.writers:
             writer.close()
             await writer.wait_closed()
-        await asyncio.sleep(0)  # a turn of the loop: the pool sees the close
+        pool = client._transport  # the Http11Pool under test
+        async with asyncio.timeout(5):  # until the loop has delivered the close to the idle connection
+            while not all(c.closed for idle in pool._idle.values() for c in idle):
+                await asyncio.sleep(0.001)
         assert (await client.post("/", content=b"{}")).status_code == 200
         assert server.connections == 2
 
