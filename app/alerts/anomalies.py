@@ -25,7 +25,9 @@ from typing import Any
 from app.alerts import metrics
 from app.alerts.signals import Sample, Signal
 from app.core.observation import CallRecord
-from app.resilience.limits import token_digest
+from app.core.pricing import cache_tokens
+from app.resilience.limits import token_subject
+from app.routing.policy import role_key
 from app.telemetry.cost import call_cost
 
 MEASURES = ("requests", "tokens", "cost_usd")
@@ -88,10 +90,10 @@ def subjects(record: CallRecord) -> list[tuple[str, str]]:
         out.append(("provider", provider))
     meta = record.metadata
     if "domain" in meta and "role" in meta:
-        out.append(("role", f"{meta['domain']}/{meta['role']}"))
+        out.append(("role", role_key(meta["domain"], meta["role"])))  # as the limits and budgets name it
     token = meta.get("api_token")
     if token:
-        out.append(("api_token", token if token.startswith(("token:", "ip:")) else token_digest(token)))
+        out.append(("api_token", token_subject(token)))
     return out
 
 
@@ -121,7 +123,8 @@ class UsageAnomalies:
         if routing is not None and not routing.cached:
             usage = routing.usage
             tokens = usage.prompt_tokens + usage.completion_tokens
-            cost = call_cost(routing.provider, routing.model, usage.prompt_tokens, usage.completion_tokens) or 0.0
+            cost = call_cost(routing.provider, routing.model, usage.prompt_tokens, usage.completion_tokens,
+                             *cache_tokens(usage)) or 0.0
         for key in subjects(record):
             cell = self._current.get(key)
             if cell is None:

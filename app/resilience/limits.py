@@ -64,6 +64,12 @@ def token_digest(token: str) -> str:
     return f"token:{hashlib.sha256(token.encode()).hexdigest()[:24]}"
 
 
+def token_subject(token: str) -> str:
+    """A call's ``api_token`` metadata as limits and alerts name it: the service already sends a
+    ``token:``/``ip:`` name; a raw token from the Python API is digested, never kept."""
+    return token if token.startswith(("token:", "ip:")) else token_digest(token)
+
+
 def _period_ends(now: float) -> tuple[str, float, str, float]:
     """(day key, end of the UTC day, month key, end of the UTC month) for ``now``."""
     at = datetime.fromtimestamp(now, UTC)
@@ -99,7 +105,7 @@ class CallLimits:
         metadata = metadata or {}
         token = metadata.get("api_token")
         subjects = {
-            "api_token": token if not token or token.startswith(("token:", "ip:")) else token_digest(token),
+            "api_token": token_subject(token) if token else None,
             "role": role_key(metadata["domain"], metadata["role"]) if "domain" in metadata and "role" in metadata
             else None,
             "agent": metadata.get("agent_id"),

@@ -220,6 +220,19 @@ async def test_replayed_traffic_with_a_spike_and_a_drop_fires_and_resolves_once_
     assert recent[0]["direction"] == "drop" and any(a["direction"] == "spike" for a in recent)
 
 
+def test_anomalies_name_their_subjects_as_the_limits_and_budgets_do():
+    from app.alerts.anomalies import subjects
+    from app.core.settings import CallerLimits
+    from app.resilience.limits import CallLimits, token_digest
+
+    meta = {"domain": "sophia", "role": "MARKET_ANALYST", "api_token": "a-raw-token-from-python"}
+    named = dict(subjects(ok_call(metadata=meta)))
+    assert named == {"provider": "openai", "role": "sophia/market_analyst",
+                     "api_token": token_digest("a-raw-token-from-python")}
+    limits = CallLimits({"*": CallerLimits(usd_per_day=1)}, {}, {"*": CallerLimits(usd_per_day=1)})
+    assert {scope.subject for scope in limits.scopes(meta)} == {named["role"], named["api_token"]}
+
+
 async def test_no_anomaly_during_warm_up_or_on_steady_noise():
     clock = Clock(0.0)
     anomalies = UsageAnomalies(interval=10, alpha=0.3, warmup=5, clock=clock)
