@@ -53,9 +53,12 @@ function render(data){
     root.appendChild(ul);}
 }
 async function poll(){
-  try{const w=document.getElementById('window');const r=await fetch('api/experiments?minutes='+(w?w.value:1440),
-      {headers:tok()?{Authorization:'Bearer '+tok()}:{}});if(r.ok)render(await r.json());}catch(e){}
+  // The page's window is minutes, or "auto" (since the service started): then the API's default, a day.
+  try{const w=document.getElementById('window'),m=w&&w.value!=='auto'?'?minutes='+w.value:'';
+      const r=await fetch('api/experiments'+m,{headers:tok()?{Authorization:'Bearer '+tok()}:{}});
+      if(r.ok)render(await r.json());}catch(e){}
 }
-poll();setInterval(poll,5000);const w=document.getElementById('window');if(w)w.addEventListener('change',poll);
+// Each poll reads the experiments' calls and runs the significance tests: every 30 s is fresh enough.
+poll();setInterval(poll,30000);const w=document.getElementById('window');if(w)w.addEventListener('change',poll);
 })();
 """

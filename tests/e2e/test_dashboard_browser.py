@@ -87,6 +87,8 @@ def test_dashboard_renders_live_charts_in_chromium(service, simulators, tmp_path
     assert status is not None and status.group(2) == "degraded (1 reason: see Health)"
     assert status.group(1).startswith("openai: ") and "503" in status.group(1), "the same report as the table"
     assert "openai: " in re.search(r'<ul class="plain" id="health-reasons">(.*?)</ul>', html, re.DOTALL).group(1)
+    experiments = re.search(r'<div id="experiments-body"[^>]*>(.*?)</div>', html, re.DOTALL).group(1)
+    assert "no experiment" in experiments  # the panel asked its API with the default window and drew the answer
 
     shot = tmp_path / "dashboard.png"
     result = _browse(browser, tmp_path / "profile", service.url + "/", f"--screenshot={shot}")
