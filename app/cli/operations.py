@@ -146,7 +146,8 @@ def _rotate(provider_name: str, file: Path | None, env_file: Path, verify: bool)
             return 1
         console.print(f"✅ {provider.name} answered with the new key ({result.reason})")
     write_env(env_file, {variable: new}, force=True)
-    status = KeyLedger.from_settings(settings).rotated(variable, new, settings.key_grace_seconds)
+    status = KeyLedger.from_settings(settings).rotated(variable, new, settings.key_grace_seconds,
+                                                      old.get_secret_value() if old is not None else None)
     was = fingerprint(old.get_secret_value()) if old is not None else "none"
     console.print(f"{variable}: {was} -> {status.fingerprint} written to {env_file} (mode 0600)")
     if settings.key_watch_interval > 0:

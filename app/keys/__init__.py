@@ -2,7 +2,7 @@
 
     ledger = KeyLedger.from_settings(settings)
     statuses = ledger.observe(settings)        # records keys seen for the first time (or changed)
-    ledger.rotated("OPENAI_API_KEY", new, grace_seconds=900)  # what `sophia keys rotate` records
+    ledger.rotated("OPENAI_API_KEY", new, grace_seconds=900, old_secret=old)  # what `sophia keys rotate` records
 
 The ledger is a small JSON file in ``SOPHIA_DATA_DIR`` holding fingerprints (8 hex digits of a
 key's sha256, never the key) and dates; ``EnvWatcher`` lets a running service pick up keys rotated

@@ -140,15 +140,19 @@ class KeyLedger:
         owners = key_variables()
         return [self._status(v, owners[v], snapshot[v], now) for v in keys]
 
-    def rotated(self, variable: str, new_secret: str, grace_seconds: float) -> KeyStatus:
-        """Record that ``variable`` now holds ``new_secret``; the old key must stay valid for ``grace_seconds``."""
+    def rotated(self, variable: str, new_secret: str, grace_seconds: float,
+                old_secret: str | None = None) -> KeyStatus:
+        """Record that ``variable`` now holds ``new_secret`` in place of ``old_secret`` (the key it held, if
+        any), which must stay valid for ``grace_seconds``.
+
+        The old key is the caller's word, not the ledger's last record: a running service may already
+        have observed the new key in ``.env`` (and recorded it) before this is called."""
         now = self._clock()
         fp = fingerprint(new_secret)
+        old = fingerprint(old_secret) if old_secret and old_secret != new_secret else None
         with self._locked() as records:
-            old = records.get(variable, {}).get("fingerprint")
-            records[variable] = {"fingerprint": fp, "since": now,
-                                 "previous_fingerprint": old if old != fp else None,
-                                 "previous_valid_until": now + grace_seconds if old and old != fp else None}
+            records[variable] = {"fingerprint": fp, "since": now, "previous_fingerprint": old,
+                                 "previous_valid_until": now + grace_seconds if old else None}
             record = dict(records[variable])
         return self._status(variable, key_variables()[variable], record, now)
 
