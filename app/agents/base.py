@@ -7,7 +7,6 @@ build theirs from the process's runtime.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
@@ -84,7 +83,6 @@ class AgentFactoryBase:
         self.health = health if health is not None else HealthChecker(manager)
         self._profiled: set[str] = set()
         self._agents: dict[str, Agent] = {}
-        self._lock = asyncio.Lock()
 
     async def _create(self, name: Any, role: Any, focus: Any, focus_name: str) -> Agent:
         """Register an agent and, the first time, upsert its profile into its system's collection."""

@@ -34,10 +34,6 @@ class RedisBackend(CacheBackend):
     def __init__(self, url: str, *, timeout: float = 0.5, retry_interval: float = 1.0,
                  clock: Clock = time.monotonic) -> None:
         self.location = redis_location(url)
-        self.retry_interval = retry_interval
-        self._url = url
-        self._timeout = timeout
-        self._clock = clock
         self._clients = LoopClients(url, timeout=timeout)
         self.outage = Outage(f"redis cache at {self.location}", retry_interval, log,
                              consequence="requests go on uncached until it is back", clock=clock)

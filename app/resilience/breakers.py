@@ -72,6 +72,10 @@ class BreakerPolicy:
         """The cooldown after the circuit opened ``level`` times in a row (probes that failed)."""
         return min(self.cooldown * 2**level, self.max_cooldown)
 
+    def bucket(self, now: float) -> int:
+        """The number of the window's bucket (one of ``BUCKETS``) that ``now`` falls in."""
+        return math.floor(now / (self.window / BUCKETS))
+
 
 @dataclass(frozen=True, slots=True)
 class Trip:
@@ -141,9 +145,6 @@ class MemoryBreakerStore:
         self._windows: dict[str, dict[int, list[int]]] = {}
         self._probes: dict[str, float] = {}
 
-    def _bucket(self, now: float) -> int:
-        return math.floor(now / (self.policy.window / BUCKETS))
-
     async def trips(self, labels: Sequence[str]) -> list[Trip | None]:
         """Each target's trip, or None."""
         return [self._trips.get(label) for label in labels]
@@ -151,7 +152,7 @@ class MemoryBreakerStore:
     async def count(self, label: str, successes: int, failures: int, now: float) -> tuple[int, int]:
         """Add outcomes and read the window."""
         buckets = self._windows.setdefault(label, {})
-        cell = buckets.setdefault(self._bucket(now), [0, 0])
+        cell = buckets.setdefault(self.policy.bucket(now), [0, 0])
         cell[0] += successes + failures
         cell[1] += failures
         return await self.window(label, now)
@@ -159,7 +160,7 @@ class MemoryBreakerStore:
     async def window(self, label: str, now: float) -> tuple[int, int]:
         """(attempts, failures) in the window, dropping buckets that slid out of it."""
         buckets = self._windows.get(label, {})
-        oldest = self._bucket(now) - BUCKETS + 1
+        oldest = self.policy.bucket(now) - BUCKETS + 1
         for stale in [b for b in buckets if b < oldest]:
             del buckets[stale]
         return sum(c[0] for c in buckets.values()), sum(c[1] for c in buckets.values())
@@ -228,9 +229,6 @@ class RedisBreakerStore:
     def _key(self, label: str, part: str) -> str:
         return f"{self._prefix}{label}:{part}"
 
-    def _bucket(self, now: float) -> int:
-        return math.floor(now / (self.policy.window / BUCKETS))
-
     async def trips(self, labels: Sequence[str]) -> list[Trip | None]:
         """One MGET of the targets' trips."""
         values = await self._redis().mget([self._key(label, "trip") for label in labels])
@@ -245,7 +243,7 @@ class RedisBreakerStore:
 
     async def count(self, label: str, successes: int, failures: int, now: float) -> tuple[int, int]:
         """Add and read in one script."""
-        bucket = self._bucket(now)
+        bucket = self.policy.bucket(now)
         n, f = await self._redis().eval(_COUNT, 1, self._key(label, "window"), bucket, bucket - BUCKETS + 1,
                                         successes + failures, failures, int(self.policy.window * 1000) + 1000)
         return int(n), int(f)

@@ -42,7 +42,7 @@ def redact(config: Any) -> Any:
     return config
 
 
-def compiled_configs(strategy: Strategy, name: str, settings: Any) -> dict[str, Any]:
+def compiled_configs(strategy: Strategy, settings: Any) -> dict[str, Any]:
     """Each outcome's Portkey config (redacted), keyed by the client-side decision that leads to it."""
     router = _display_router(settings)
     outcomes = ["simple", "complex"] if strategy.needs_complexity else [None]
@@ -70,4 +70,4 @@ def show(policy: RoutingPolicy, name: str, settings: Any) -> dict[str, Any]:
                   "that variant alone); without it the gateway picks by weight, as shown"
                   for node in walk(strategy.root) if isinstance(node, LoadBalance) and node.sticky)
     return {"name": name, "kind": kind, "policy_version": policy.version, "decided_before_sending": before,
-            "configs": compiled_configs(strategy, name, settings)}
+            "configs": compiled_configs(strategy, settings)}

@@ -6,6 +6,7 @@ started on the old one finishes on it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from app.routing.nodes import (
     target_labels,
     walk,
 )
+from app.routing.queries import referenced_fields
 from app.routing.workflow_specs import WorkflowSpec
 
 DOMAINS = ("artemis", "sophia")
@@ -58,8 +60,8 @@ class Strategy:
     def __post_init__(self) -> None:
         nodes = walk(self.root)
         complexity = [n for n in nodes if isinstance(n, Complexity)]
-        needs = bool(complexity) or any(
-            '"metadata.complexity"' in q for n in nodes if isinstance(n, Conditional) for q in n.queries)
+        needs = bool(complexity) or any("metadata.complexity" in referenced_fields(json.loads(q))
+                                        for n in nodes if isinstance(n, Conditional) for q in n.queries)
         object.__setattr__(self, "needs_complexity", needs)
         object.__setattr__(self, "label_threshold", complexity[0].threshold if complexity else None)
 

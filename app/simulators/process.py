@@ -16,6 +16,8 @@ import time
 from collections.abc import Sequence
 from typing import Self
 
+from app.gateway.process import stop_process
+
 from .control import SimulatorControl
 
 
@@ -31,16 +33,10 @@ class SimulatorProcess:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """Stop the child (killed after ``timeout`` s); its exit code."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
+        code = stop_process(self.proc, timeout)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-        return self.proc.returncode
+        return code
 
     def __enter__(self) -> Self:
         return self
