@@ -43,8 +43,9 @@ class RoutingFileError(ConfigurationError):
         self.problems = tuple(problems)
 
 
+@lru_cache(maxsize=1)
 def builtin_text() -> str:
-    """The built-in routing file."""
+    """The built-in routing file (package data: read once)."""
     return files("app.routing").joinpath("builtin.yaml").read_text(encoding="utf-8")
 
 
@@ -133,28 +134,17 @@ def _merge(base: RoleEntry | None, over: RoleEntry | None) -> RoleEntry:
 def load_policy(settings: Any, path: str | Path | None = None) -> RoutingPolicy:
     """The effective policy for ``settings`` (``SOPHIA_ROUTING_FILE``, ``ROLE_CHAINS``, ``SEMANTIC_CACHE_ROLES``);
     ``path`` overrides the file. Raises ``RoutingFileError`` or ``ConfigurationError`` naming the problem."""
-    builtin_roles = _parsed(builtin_text(), BUILTIN).roles
     file = path if path is not None else getattr(settings, "sophia_routing_file", None)
-    digest = hashlib.sha256(builtin_text().encode())
-    extra: Mapping[str, RoleEntry] = {}
-    routes: Mapping[str, Route] = {}
-    workflows: Mapping[str, WorkflowSpec] = {}
-    source = BUILTIN
+    text = None
     if file:
-        file_path = Path(file)
         try:
-            text = file_path.read_text(encoding="utf-8")
+            text = Path(file).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigurationError(f"{ENV_VAR}={file} cannot be read ({exc.strerror or type(exc).__name__})",
                                      env_vars=[ENV_VAR]) from None
         if not text.strip():  # a file being rewritten, or a mistake: never "no routes at all"
             raise ConfigurationError(f"{ENV_VAR}={file} is empty", env_vars=[ENV_VAR])
-        extra, routes, workflows = _parsed(text, str(file_path))
-        digest.update(text.encode())
-        source = f"{BUILTIN} + {file_path}"
-    role_chains = dict(getattr(settings, "role_chains", None) or {})
-    digest.update(repr(sorted(role_chains.items())).encode())
-    policy = compose(builtin_roles, extra, routes, role_chains, digest.hexdigest()[:12], source, workflows)
+    policy = _policy(Path(file) if file else None, text, dict(getattr(settings, "role_chains", None) or {}))
     for variable in ("semantic_cache_roles", "role_deadlines", "role_limits"):
         unknown = [r for r in getattr(settings, variable, None) or () if r not in policy.roles and r != "*"]
         if unknown:
@@ -164,9 +154,22 @@ def load_policy(settings: Any, path: str | Path | None = None) -> RoutingPolicy:
 
 
 def check_file(path: str | Path) -> RoutingPolicy:
-    """Validate a routing file on its own (on top of the built-in roles), as ``sophia routes check`` does."""
-    text = Path(path).read_text(encoding="utf-8")
-    builtin_roles = _parsed(builtin_text(), BUILTIN).roles
-    extra, routes, workflows = parse_file(text, str(path))
-    digest = hashlib.sha256(builtin_text().encode() + text.encode()).hexdigest()[:12]
-    return compose(builtin_roles, extra, routes, {}, digest, f"{BUILTIN} + {path}", workflows)
+    """Validate a routing file on its own (on top of the built-in roles), as ``sophia routes check`` does:
+    the policy a service would load from it (the same version) without ``ROLE_CHAINS``."""
+    return _policy(Path(path), Path(path).read_text(encoding="utf-8"), {})
+
+
+def _policy(file: Path | None, text: str | None, role_chains: Mapping[str, Sequence[str]]) -> RoutingPolicy:
+    """The built-in roles, then ``file`` (its ``text``), then ``role_chains``; the version digests all three."""
+    digest = hashlib.sha256(builtin_text().encode())
+    extra: Mapping[str, RoleEntry] = {}
+    routes: Mapping[str, Route] = {}
+    workflows: Mapping[str, WorkflowSpec] = {}
+    source = BUILTIN
+    if file is not None and text is not None:
+        extra, routes, workflows = _parsed(text, str(file))
+        digest.update(text.encode())
+        source = f"{BUILTIN} + {file}"
+    digest.update(repr(sorted(role_chains.items())).encode())
+    return compose(_parsed(builtin_text(), BUILTIN).roles, extra, routes, role_chains, digest.hexdigest()[:12],
+                   source, workflows)

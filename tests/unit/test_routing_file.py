@@ -67,6 +67,11 @@ def test_the_issues_example_loads_as_written(tmp_path):
     assert policy.source.endswith("routing.yaml") and len(policy.version) == 12
 
 
+def test_routes_check_names_the_version_a_service_loads(tmp_path):
+    path = write(tmp_path, EXAMPLE)
+    assert check_file(path).version == load_policy(load_settings(_env_file=None, sophia_routing_file=str(path))).version
+
+
 def test_without_a_file_the_built_in_roles_alone(tmp_path):
     policy = load_policy(load_settings(_env_file=None))
     assert policy.source == "built-in" and not policy.routes and len(policy.roles) == 8
