@@ -42,6 +42,8 @@ class Located:
     """Keys that were written twice in this mapping (the later ones)."""
     keys: dict[str, Located] = field(default_factory=dict)
     """A mapping's keys, where each was written (problems about an entry point at its key)."""
+    text: str | None = None
+    """A scalar as written (YAML 1.1 reads `yes` as true: a value that is a name wants the text)."""
 
     def key(self, name: str) -> Located:
         """Where the key ``name`` of this mapping was written (this value's position if unknown)."""
@@ -112,4 +114,4 @@ def _convert(node: yaml.Node, constructor: yaml.SafeLoader) -> Located:
         value = constructor.construct_object(node)
     except yaml.YAMLError:
         value = node.value  # an unusual tag: keep the text, the schema will say what it expected
-    return Located(value, line, column)
+    return Located(value, line, column, text=node.value if isinstance(node, yaml.ScalarNode) else None)

@@ -81,7 +81,8 @@ class _WorkflowReader:
                 self.fail(node.key(key), here, "a field name is letters, digits and _")
             elif value.is_sequence and value.value and all(not v.is_mapping and not v.is_sequence
                                                            for v in value.value):
-                out.append((key, tuple(str(v.value) for v in value.value)))
+                # The values as written: `[yes, no]` are the words a branch's cases name, not booleans.
+                out.append((key, tuple(v.text if v.text is not None else str(v.value) for v in value.value)))
             elif isinstance(value.value, str) and value.value.strip() in TYPES:
                 out.append((key, value.value.strip()))
             else:

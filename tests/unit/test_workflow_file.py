@@ -178,3 +178,24 @@ def test_routes_check_lists_the_files_workflows(tmp_path):
     assert check(console, Console(stderr=True), write(tmp_path, TRIAGE)) == 0
     shown = console.export_text()
     assert "workflow/triage" in shown and "classify -> [audit | tests] -> classify.kind?" in shown
+
+
+def test_choice_values_are_read_as_written_not_as_yaml_booleans(tmp_path):
+    text = """\
+workflows:
+  gate:
+    input: {code: string}
+    steps:
+      - step: check
+        role: artemis/code_reviewer
+        prompt: "Is this safe to ship? {input.code}"
+        output: {safe: [yes, no]}
+      - branch:
+          on: check.safe
+          cases:
+            yes: [{step: ship, role: artemis/code_reviewer, prompt: Write the release note.}]
+          default: []
+"""
+    policy = check_file(write(tmp_path, text))
+    workflow = compile_spec(policy.workflows["gate"], policy)
+    assert workflow.step("check").output.model_json_schema()["properties"]["safe"]["enum"] == ["yes", "no"]
