@@ -51,10 +51,8 @@ class HealthChecker:
     for a store that is not configured); one per runtime, so every factory shares its probe results."""
 
     def __init__(self, manager: PortkeyManager, store_probes: Mapping[str, StoreProbe | None] | None = None,
-                 ttl: float = 15.0, probe_timeout: float = 10.0, circuits: Any = None) -> None:
+                 ttl: float = 15.0, probe_timeout: float = 10.0) -> None:
         self.manager = manager
-        self.circuits = circuits
-        """The manager's circuit breakers (``app.resilience.CircuitBreakers``), whose states the report shows."""
         self.store_probes = dict(store_probes or {})
         self.ttl = ttl
         self.probe_timeout = probe_timeout
@@ -116,7 +114,8 @@ class HealthChecker:
 
     async def circuit_states(self, role_chains: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
         """The circuit of every target the roles and providers' defaults use (empty without breakers)."""
-        if self.circuits is None:
+        circuits = getattr(self.manager, "circuits", None)  # the manager's breakers, whose states the report shows
+        if circuits is None:
             return {}
         router = self.manager.router
         labels: list[str] = []
@@ -124,7 +123,7 @@ class HealthChecker:
             with contextlib.suppress(Exception):  # an unconfigured or unknown entry has no circuit to show
                 labels.extend(t.label for t in router.build(router.requested(entry, None, [])).targets)
         try:
-            return await self.circuits.snapshot(labels)
+            return await circuits.snapshot(labels)
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
             return {"error": describe_error(exc)}
 

@@ -209,7 +209,7 @@ def build_runtime(settings: Settings | None = None, *, transport: Transport | No
 
     probes = {**store_probes(settings), "documents": documents_probe}
     return Runtime(settings=settings, manager=manager, embedder=shared, vector_store=vector_store,
-                   memory=memory, health=HealthChecker(manager, probes, circuits=manager.circuits),
+                   memory=memory, health=HealthChecker(manager, probes),
                    _documents=documents, environment=found)
 
 

@@ -96,8 +96,7 @@ class PortkeyManager:
         self.cache = cache
         self.circuits = circuits
         self.limits = limits
-        secrets = [v.get_secret_value() for v in self.settings.model_dump().values() if isinstance(v, SecretStr)]
-        self.rounds = GatewayRounds(self.transport, self.router, secrets=secrets)
+        self.rounds = GatewayRounds(self.transport, self.router, secrets=_secrets(self.settings))
         self._bridge = shared_bridge()
         self._deadlines = Deadlines.from_timeout(self.settings.request_timeout)
 
@@ -109,8 +108,7 @@ class PortkeyManager:
         secret stays on the redaction list. The transport is kept: a new ``PORTKEY_API_KEY`` needs a restart.
         """
         router = Router(settings)
-        secrets = [v.get_secret_value() for v in settings.model_dump().values() if isinstance(v, SecretStr)]
-        self.rounds.secrets.extend(s for s in secrets if s not in self.rounds.secrets)
+        self.rounds.secrets.extend(s for s in _secrets(settings) if s not in self.rounds.secrets)
         # One reference swap each, with no await in between: no call sees a half-switched manager.
         self.settings, self.router, self.rounds.router = settings, router, router
 
@@ -421,6 +419,11 @@ async def _prepare(body: dict[str, Any], prepare: MessagesHook | None, chain: Ch
     if prepare is not None:
         messages = check_messages(await prepare(list(messages)))
     body["messages"] = mark_prompt_cache(chain, messages)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Every secret value of ``settings``: what error messages and logs must never show."""
+    return [v.get_secret_value() for v in settings.model_dump().values() if isinstance(v, SecretStr)]
 
 
 def _log_chain(call: Call) -> None:

@@ -131,3 +131,12 @@ async def test_the_loop_feeds_every_attempt_and_then_tries_a_sick_primary_last()
     assert gateway.requests[-1]["models"] == ["claude-sonnet-4-5", "deepseek-chat", "gpt-4o"]
     assert [a.describe() for a in answer.routing.attempts] == ["anthropic/claude-sonnet-4-5: 200"]
     assert (await breakers.snapshot(["openai/gpt-4o"]))["openai/gpt-4o"]["state"] == CircuitState.OPEN.value
+
+
+async def test_a_factory_built_on_a_manager_reports_the_managers_circuits():
+    from app.artemis.portkey_unified_factory import ArtemisFactory
+
+    breakers = CircuitBreakers(POLICY, clock=Clock())
+    manager = manager_with(breakers, FakeGateway())
+    circuits = await ArtemisFactory(manager).health.circuit_states({"artemis/code_reviewer": ("openai/gpt-4o",)})
+    assert circuits["openai/gpt-4o"]["state"] == "closed"  # not {}: the health check reads the manager's breakers
