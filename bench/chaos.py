@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -30,9 +29,10 @@ import httpx2
 
 from app.core.deadlines import Deadlines
 from app.gateway import GatewayProcess
-from app.gateway.process import free_port
+from app.gateway.process import free_port, stop_process
 from app.sandbox import simulated_env
 from app.simulators.process import start_simulators_process
+from bench.servers import start_http_server
 
 FAULTS = {
     "500": {"status": 500}, "503": {"status": 503}, "429 + Retry-After": {"status": 429, "retry_after": 1},
@@ -100,24 +100,13 @@ def main() -> None:
                "MAX_RETRIES": "0", "CACHE_TTL": "0", "MEMORY_ENABLED": "false",
                "SOPHIA_DATA_DIR": f"/tmp/bench-chaos-{uuid.uuid4().hex[:8]}", "SOPHIA_RATE_LIMIT": "100000/minute",
                "CIRCUIT_BREAKER": "true" if args.breakers else "false"}
-        service = subprocess.Popen([sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{port}"
+        service = start_http_server([sys.executable, "-m", "app.cli.main", "serve", "--port", str(port)], env=env,
+                                    cwd=os.getcwd(), ready_url=url + "/v1/models", timeout=60)
         try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx2.get(url + "/v1/models", timeout=1, trust_env=False).status_code == 200:
-                        break
-                except httpx2.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise SystemExit("sophia serve did not start")
-                time.sleep(0.2)  # polling for the service to come up, bounded by the deadline
             rows = asyncio.run(run(url, sims.control, args.requests, bound + 5))
         finally:
-            service.terminate()
-            service.wait(timeout=30)
+            stop_process(service, timeout=30)
     print(f"REQUEST_TIMEOUT={args.timeout:g} s, MAX_RETRIES=0, circuit breakers {'on' if args.breakers else 'off'}: "
           f"a call's bound is {bound:g} s\n")
     print("| fault on the primary | mode | requests | answered | interrupted (typed) | lost | hung | 5xx | s |")
