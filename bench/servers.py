@@ -36,8 +36,9 @@ def start_http_server(cmd: Sequence[str], *, env: Mapping[str, str], cwd: str | 
 
 
 class ThrowawayRedis:
-    """A ``redis-server`` of the benchmark's own on a free port, without persistence, so the machine's
-    shared Redis is never touched; ``stop()`` then ``start()`` is a restart that loses every key."""
+    """A ``redis-server`` of our own on a free port, without persistence, so the machine's shared Redis is
+    never touched; ``stop()`` then ``start()`` is a restart that loses every key. The benchmarks and the
+    tests' ``redis_server`` fixture use it."""
 
     def __init__(self) -> None:
         binary = shutil.which("redis-server")
@@ -60,20 +61,23 @@ class ThrowawayRedis:
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")
                     if sock.recv(16).startswith(b"+PONG"):
                         return
             except OSError:
-                time.sleep(0.02)  # polling for the port to open, bounded by the deadline
+                pass
+            time.sleep(0.02)  # polling for the port to open, bounded by the deadline
         raise RuntimeError("redis-server did not start within 10 s")
 
     def stop(self) -> None:
         """Kill the server (its keys are gone: nothing is persisted)."""
         if self.process is not None:
             self.process.kill()
-            self.process.wait()
+            self.process.wait(timeout=10)
             self.process = None
 
     def __enter__(self) -> ThrowawayRedis:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from app.core.settings import load_settings
 from app.embeddings import LocalEmbedder
 from app.runtime import build_manager
 from app.sandbox import simulated_env
+from bench.servers import ThrowawayRedis
+from tests.support import need_service
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +49,16 @@ def user_env(monkeypatch: pytest.MonkeyPatch, sandbox_env: dict[str, str], tmp_p
     yield tmp_path / "data"
     reset_portkey_manager()
     close_stores()
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[ThrowawayRedis]:
+    """A redis-server of the module's own (the machine's shared one is never touched): stop() and start()
+    at will, as a Redis restart."""
+    if shutil.which("redis-server") is None:
+        need_service("redis-server", "not installed: the tests that restart Redis cannot run")
+    with ThrowawayRedis() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,6 @@ from app.core.errors import (
 )
 from app.gateway import GatewayProcess
 from app.simulators import Fault
-from tests.integration.cache.conftest import RedisServer, redis_server  # noqa: F401 - the fixture
 from tests.support import eventually, in_flight_is
 
 pytestmark = pytest.mark.chaos
@@ -119,7 +118,7 @@ async def test_the_gateway_killed_mid_run_is_a_typed_503_then_recovers_on_restar
 
 
 async def test_redis_killed_mid_run_loses_nothing_and_limits_hold_after_it_returns(make_manager, simulators,
-                                                                                   redis_server):  # noqa: F811
+                                                                                   redis_server):
     limits = {"*": {"requests_per_minute": 20}}
     namespace = f"chaos-{uuid.uuid4().hex[:8]}"
     managers = [make_manager(redis_url=redis_server.url, redis_namespace=namespace, role_limits=limits)
@@ -151,7 +150,7 @@ async def test_redis_killed_mid_run_loses_nothing_and_limits_hold_after_it_retur
 
 
 async def test_two_instances_share_circuits_and_exactly_one_probes(make_manager, simulators,
-                                                                   redis_server):  # noqa: F811
+                                                                   redis_server):
     namespace = f"chaos-{uuid.uuid4().hex[:8]}"
     settings = {"redis_url": redis_server.url, "redis_namespace": namespace, "circuit_min_requests": 4,
                 "circuit_cooldown": 0.5, "request_timeout": TIMEOUT, "cache_ttl": 0}
