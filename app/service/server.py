@@ -31,6 +31,7 @@ from app.service.workers import check_many_processes
 GRACEFUL_SHUTDOWN = 20
 """Seconds requests in flight get to finish on SIGTERM (Kubernetes' default grace period is 30 s)."""
 SANDBOXED_ENV = "SOPHIA_SERVE_SANDBOXED"
+CONTROL_URL_ENV = "SOPHIA_SERVE_CONTROL_URL"  # the simulators' control URL, for the workers' dashboards
 """How the supervisor tells ``--workers`` processes which providers are simulated (for the banner)."""
 
 _SECRET_QUERY = re.compile(r"((?:^|[?&])(?:token|api_key|key|access_token)=)[^&\s]*", re.IGNORECASE)
@@ -66,7 +67,8 @@ def worker_app() -> Any:
 
     settings = load_settings()
     sandboxed = tuple(json.loads(os.environ.get(SANDBOXED_ENV, "[]")))
-    return create_app(settings, ServiceConfig.from_settings(settings, sandboxed=sandboxed, settle_collector=True))
+    return create_app(settings, ServiceConfig.from_settings(settings, sandboxed=sandboxed, settle_collector=True,
+                                                            control_url=os.environ.get(CONTROL_URL_ENV) or None))
 
 
 def check_port_free(host: str, port: int, data_dir: str) -> None:
@@ -141,8 +143,8 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
                 console.print(f"[bold black on yellow] SANDBOX [/] simulators answer for: "
                               f"{escape(', '.join(sandboxed))} (set their keys in .env to call them for real)")
         config = ServiceConfig.from_settings(settings, sandboxed=sandboxed,
-                                             control_url=box.simulators.control_url if box else None, **overrides)
-        app = create_app(settings, config)
+                                             control_url=box.simulators.control_url if box else None,
+                                             **overrides).checked()  # before the banner, and before any worker
         shown = f"[{config.host}]" if ":" in config.host else config.host
         url = f"http://{shown}:{config.port}/"
         auth = " (append #token=<one of SOPHIA_API_KEYS> to open the dashboard)" if config.auth_enabled else ""
@@ -166,7 +168,7 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
         if workers > 1:
             _run_workers(settings, config, box, retries, workers, log_level)
             return
-        uvicorn.run(app, host=config.host, port=config.port, log_level=log_level, log_config=access_log_config(),
+        uvicorn.run(create_app(settings, config), host=config.host, port=config.port, log_level=log_level, log_config=access_log_config(),
                     timeout_graceful_shutdown=GRACEFUL_SHUTDOWN)
     finally:
         if written is not None:
@@ -185,6 +187,8 @@ def _run_workers(settings: Any, config: ServiceConfig, box: Any, retries: dict[s
         os.environ.update(box.env)
         os.environ.update({name.upper(): str(value) for name, value in retries.items()})
     os.environ[SANDBOXED_ENV] = json.dumps(list(config.sandboxed))
+    if config.control_url:
+        os.environ[CONTROL_URL_ENV] = config.control_url
     os.environ.update({"SOPHIA_HOST": config.host, "SOPHIA_PORT": str(config.port)})
     uvicorn.run("app.service.server:worker_app", factory=True, workers=workers, host=config.host,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
