@@ -152,7 +152,9 @@ def serve(host: str | None, port: int | None, embedded: bool, console: Any, log_
                       f"API {escape(url)}v1, health {escape(url)}health, metrics {escape(url)}metrics")
         other = running_elsewhere(settings.sophia_data_dir)
         if other is None:
-            held = None if settings.qdrant_url else qdrant_path(settings)
+            # One process holds a local Qdrant folder and serves it to the others; a pool of workers is
+            # no such process (each would forward to the pool, itself included, and wait on itself).
+            held = None if settings.qdrant_url or workers > 1 else qdrant_path(settings)
             written = write_runtime_file(settings.sophia_data_dir, LocalService(
                 pid=os.getpid(), url=url, qdrant_path=held, sandbox=box.described if box and sandboxed else None))
             console.print("In another shell, from this folder: [bold]source .venv/bin/activate[/], then "

@@ -64,6 +64,40 @@ def test_health_reports_every_provider(tmp_path, e2e_env):
     assert down.returncode == 1 and "down" in down.stdout
 
 
+def _wait_serving(proc: subprocess.Popen[str], url: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "exited"
+        try:
+            if httpx.get(url + "/v1/models", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "service did not come up"
+        time.sleep(0.1)  # polling a port that is not open yet
+
+
+def test_serve_workers_never_forward_the_local_qdrant_folder_to_themselves(tmp_path):
+    # A pool of workers cannot serve a local Qdrant folder to other processes: each worker would forward
+    # to the pool, itself included (before: /health's documents probe hung, and so did shutdown).
+    port = free_port()
+    proc = subprocess.Popen([str(SOPHIA), "serve", "--embedded", "--workers", "2", "--port", str(port),
+                             "--log-level", "warning"], cwd=tmp_path, env={**_env(tmp_path), "DOCUMENTS_TOP_K": "0"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_serving(proc, url)
+        held = json.loads((tmp_path / "data" / "service.json").read_text())
+        assert held.get("qdrant_path") is None
+        for _ in range(4):  # both workers answer; the one without the folder says why
+            documents = httpx.get(url + "/health", timeout=20).json()["details"]["vector_databases"]["documents"]
+            assert documents["ok"] or "another process holds this Qdrant folder" in documents["reason"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "graceful shutdown exceeded" not in output, output[-2000:]
+
+
 def test_serve_embedded_runs_the_sandboxed_service(tmp_path):
     port = free_port()
     proc = subprocess.Popen([str(SOPHIA), "serve", "--embedded", "--port", str(port), "--log-level", "warning"],
@@ -71,16 +105,7 @@ def test_serve_embedded_runs_the_sandboxed_service(tmp_path):
                             text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "exited"
-            try:
-                if httpx.get(url + "/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "service did not come up"
-            time.sleep(0.1)  # polling a port that is not open yet
+        _wait_serving(proc, url)
         answer = httpx.post(url + "/v1/chat/completions", timeout=30, json={
             "model": "sophia/sales_strategist", "messages": [{"role": "user", "content": "Pitch it"}]})
         assert answer.status_code == 200 and answer.headers["x-sophia-provider"] == "openai"
